@@ -1,0 +1,8 @@
+# Every third-party library attn links, found from Debian's packages (see docs/DESIGN.md).
+find_package(OpenMP REQUIRED)
+find_package(dnnl CONFIG REQUIRED)        # GEMM (libdnnl-dev)
+find_package(hwy CONFIG REQUIRED)         # SIMD with run-time dispatch (libhwy-dev)
+find_package(nlohmann_json 3 REQUIRED)    # safetensors headers (nlohmann-json3-dev)
+find_package(PkgConfig REQUIRED)
+pkg_check_modules(OPENBLAS REQUIRED IMPORTED_TARGET openblas)  # float64 GEMM (libopenblas-dev)
+set(ATTN_BLAS_LIBRARIES PkgConfig::OPENBLAS)

@@ -1,0 +1,114 @@
+#include "attn/autograd/engine.h"
+
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
+
+#include "attn/autograd/grad_mode.h"
+#include "attn/autograd/node.h"
+#include "attn/kernels/vector_ops.h"
+
+namespace attn::autograd {
+namespace {
+
+// A fresh contiguous tensor holding a + b (same shape and floating dtype).
+Tensor add_gradients(const Tensor& a, const Tensor& b) {
+  Tensor left = a.contiguous();
+  Tensor right = b.contiguous();
+  Tensor sum = Tensor::empty(a.shape(), a.dtype());
+  if (a.dtype() == DType::Float64) {
+    kernels::add(left.data<double>(), right.data<double>(), sum.data<double>(), sum.numel());
+  } else {
+    kernels::add(left.data<float>(), right.data<float>(), sum.data<float>(), sum.numel());
+  }
+  return sum;
+}
+
+// Nodes reachable from `root`, ordered so that every node comes before the nodes of its
+// inputs. Iterative, because an unrolled RNN makes graphs thousands of nodes deep. The
+// shared pointers keep each node alive while the pass releases the edges behind it.
+std::vector<std::shared_ptr<Node>> topological_order(const std::shared_ptr<Node>& root) {
+  std::vector<std::shared_ptr<Node>> post_order;
+  std::unordered_set<Node*> visited{root.get()};
+  std::vector<std::pair<std::shared_ptr<Node>, std::size_t>> stack{{root, 0}};
+  while (!stack.empty()) {
+    auto& [node, next_input] = stack.back();
+    if (next_input < node->inputs.size()) {
+      const Tensor& input = node->inputs[next_input++];
+      std::shared_ptr<Node> child = input.defined() ? input.grad_fn() : nullptr;
+      if (child != nullptr && visited.insert(child.get()).second) stack.push_back({child, 0});
+      continue;
+    }
+    post_order.push_back(node);
+    stack.pop_back();
+  }
+  return {post_order.rbegin(), post_order.rend()};
+}
+
+void accumulate_into_leaf(const Tensor& leaf, const Tensor& gradient) {
+  Tensor existing = leaf.grad();
+  // The first gradient is copied so that later in-place updates of .grad (clipping, the
+  // optimizer) never write into a tensor that another op still uses.
+  Tensor updated = existing.defined() ? add_gradients(existing, gradient) : gradient.clone();
+  const_cast<Tensor&>(leaf).set_grad(updated);
+}
+
+Tensor initial_gradient(const Tensor& root, const Tensor& grad_output) {
+  if (!grad_output.defined()) {
+    ATTN_CHECK(root.numel() == 1, "backward: an implicit gradient needs a one-element output, got ",
+               root.describe(), "; pass grad_output");
+    return Tensor::ones(root.shape(), root.dtype());
+  }
+  ATTN_CHECK(grad_output.shape() == root.shape(), "backward: grad_output has shape ",
+             to_string(grad_output.shape()), " but the output has shape ", to_string(root.shape()));
+  return grad_output.to(root.dtype());
+}
+
+void propagate(Node* node, const Tensor& gradient, std::unordered_map<Node*, Tensor>& pending,
+               bool retain_graph) {
+  ATTN_CHECK(node->backward != nullptr, "backward: the graph through '", node->name,
+             "' was already used by an earlier backward; pass retain_graph to run it twice");
+  std::vector<Tensor> input_gradients = node->backward(gradient);
+  ATTN_ASSERT(input_gradients.size() == node->inputs.size(), node->name);
+  for (std::size_t i = 0; i < node->inputs.size(); ++i) {
+    const Tensor& input = node->inputs[i];
+    const Tensor& input_gradient = input_gradients[i];
+    if (!input.defined() || !input.requires_grad() || !input_gradient.defined()) continue;
+    ATTN_ASSERT(input_gradient.shape() == input.shape(), node->name, ": gradient ",
+                to_string(input_gradient.shape()), " for input ", to_string(input.shape()));
+    if (input.is_leaf()) {
+      accumulate_into_leaf(input, input_gradient);
+      continue;
+    }
+    Tensor& slot = pending[input.grad_fn().get()];
+    slot = slot.defined() ? add_gradients(slot, input_gradient) : input_gradient;
+  }
+  if (!retain_graph) {
+    node->backward = nullptr;
+    node->inputs.clear();
+  }
+}
+
+}  // namespace
+
+void backward(const Tensor& root, const Tensor& grad_output, BackwardOptions options) {
+  ATTN_CHECK(root.defined(), "backward: called on an undefined tensor");
+  ATTN_CHECK(root.requires_grad(), "backward: the tensor ", root.describe(),
+             " does not require a gradient and has no history");
+  NoGradGuard no_grad;
+  Tensor gradient = initial_gradient(root, grad_output);
+  if (root.is_leaf()) {
+    accumulate_into_leaf(root, gradient);
+    return;
+  }
+  std::unordered_map<Node*, Tensor> pending{{root.grad_fn().get(), gradient}};
+  for (const std::shared_ptr<Node>& node : topological_order(root.grad_fn())) {
+    auto found = pending.find(node.get());
+    if (found == pending.end()) continue;
+    Tensor node_gradient = std::move(found->second);
+    pending.erase(found);
+    propagate(node.get(), node_gradient, pending, options.retain_graph);
+  }
+}
+
+}  // namespace attn::autograd
