@@ -6,3 +6,4 @@ find_package(nlohmann_json 3 REQUIRED)    # safetensors headers (nlohmann-json3-
 find_package(PkgConfig REQUIRED)
 pkg_check_modules(OPENBLAS REQUIRED IMPORTED_TARGET openblas)  # float64 GEMM (libopenblas-dev)
 set(ATTN_BLAS_LIBRARIES PkgConfig::OPENBLAS)
+find_package(CLI11 CONFIG REQUIRED)       # command-line parsing (libcli11-dev)

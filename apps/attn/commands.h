@@ -1,0 +1,16 @@
+// Registration of the attn subcommands; each lives in its own file.
+#pragma once
+
+#include <CLI/CLI.hpp>
+#include <string_view>
+
+namespace attn::cli {
+
+inline constexpr std::string_view kVersion = "0.1.0";
+
+// Runs `body`, turning library errors into a message on stderr and exit status 1.
+int run_guarded(const std::function<void()>& body);
+
+void add_demo_command(CLI::App& app);
+
+}  // namespace attn::cli

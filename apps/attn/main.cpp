@@ -1,0 +1,21 @@
+// The attn command-line program: one subcommand per task.
+#include <CLI/CLI.hpp>
+
+#include <iostream>
+
+#include "attn/core/error.h"
+#include "commands.h"
+
+int main(int argc, char** argv) {
+  CLI::App app{"attn: attention-based neural networks in C++"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", std::string(attn::cli::kVersion));
+  attn::cli::add_demo_command(app);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& error) {
+    return app.exit(error);
+  }
+  // Subcommand callbacks run during parse; errors from the library surface here.
+  return 0;
+}

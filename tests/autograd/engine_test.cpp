@@ -1,0 +1,101 @@
+#include <gtest/gtest.h>
+
+#include "attn/autograd/engine.h"
+#include "attn/autograd/grad_mode.h"
+#include "attn/ops/ops.h"
+
+namespace attn {
+namespace {
+
+Tensor parameter(std::vector<double> values) {
+  Tensor t = Tensor::from_vector<double>({static_cast<std::int64_t>(values.size())}, values);
+  t.set_requires_grad(true);
+  return t;
+}
+
+TEST(Autograd, BackwardFromAScalar) {
+  Tensor x = parameter({1, 2, 3});
+  Tensor loss = ops::sum(x * x);  // d/dx = 2x
+  loss.backward();
+  EXPECT_EQ(x.grad().to_vector<double>(), (std::vector<double>{2, 4, 6}));
+}
+
+TEST(Autograd, GradientsAccumulateUntilZeroGrad) {
+  Tensor x = parameter({1, 2});
+  ops::sum(x * 3.0).backward();
+  ops::sum(x * 3.0).backward();
+  EXPECT_EQ(x.grad().to_vector<double>(), (std::vector<double>{6, 6}));
+  x.zero_grad();
+  EXPECT_FALSE(x.grad().defined());
+}
+
+TEST(Autograd, AValueUsedTwiceGetsBothContributions) {
+  Tensor x = parameter({2});
+  Tensor y = x * x + x;  // dy/dx = 2x + 1
+  ops::sum(y * y).backward();  // d/dx = 2y (2x + 1) = 2·6·5
+  EXPECT_DOUBLE_EQ(x.grad().item<double>(), 60.0);
+}
+
+TEST(Autograd, NoGradRecordsNothing) {
+  Tensor x = parameter({1});
+  Tensor y;
+  {
+    NoGradGuard no_grad;
+    y = x * 2.0;
+  }
+  EXPECT_FALSE(y.requires_grad());
+  EXPECT_TRUE(y.is_leaf());
+  EXPECT_THROW(y.backward(), Error);
+}
+
+TEST(Autograd, DetachStopsTheGradient) {
+  Tensor x = parameter({3});
+  Tensor y = x * x.detach();  // the detached factor is a constant
+  y.backward();
+  EXPECT_DOUBLE_EQ(x.grad().item<double>(), 3.0);
+  EXPECT_EQ(x.detach().storage(), x.storage());
+}
+
+TEST(Autograd, NonScalarOutputNeedsAGradient) {
+  Tensor x = parameter({1, 2});
+  Tensor y = x * 2.0;
+  EXPECT_THROW(y.backward(), Error);
+  y.backward(Tensor::from_vector<double>({2}, {1, 10}));
+  EXPECT_EQ(x.grad().to_vector<double>(), (std::vector<double>{2, 20}));
+}
+
+TEST(Autograd, SecondBackwardNeedsRetainGraph) {
+  Tensor x = parameter({1});
+  Tensor y = ops::sum(x * x);
+  autograd::backward(y, Tensor(), {.retain_graph = true});
+  y.backward();
+  EXPECT_DOUBLE_EQ(x.grad().item<double>(), 4.0);
+  EXPECT_THROW(y.backward(), Error);
+}
+
+TEST(Autograd, DeepChainsDoNotOverflowTheStack) {
+  Tensor x = parameter({1});
+  Tensor y = x;
+  for (int i = 0; i < 20000; ++i) y = y * 1.0;
+  y.backward();
+  EXPECT_DOUBLE_EQ(x.grad().item<double>(), 1.0);
+}
+
+TEST(Autograd, RequiresGradOnlyForFloatingLeaves) {
+  Tensor indices = Tensor::from_vector<std::int64_t>({2}, {0, 1});
+  EXPECT_THROW(indices.set_requires_grad(true), Error);
+  Tensor x = parameter({1});
+  Tensor y = x * 2.0;
+  EXPECT_THROW(y.set_requires_grad(false), Error);
+}
+
+TEST(Autograd, LeafGradientIsNotSharedWithOtherTensors) {
+  Tensor x = parameter({1, 1});
+  Tensor upstream = Tensor::from_vector<double>({2}, {5, 5});
+  (x + 0.0).backward(upstream);
+  x.grad().data<double>()[0] = 0;  // e.g. clipping in place
+  EXPECT_EQ(upstream.to_vector<double>(), (std::vector<double>{5, 5}));
+}
+
+}  // namespace
+}  // namespace attn
