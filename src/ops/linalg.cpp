@@ -98,7 +98,7 @@ Tensor raw_matmul(const Tensor& a, const Tensor& b) {
     args.stride_a = left.batch_stride;
     args.b = right.storage.template data<T>(), args.ldb = right.leading_dim;
     args.stride_b = right.batch_stride;
-    args.c = out.data<T>(), args.ldc = n, args.stride_c = m * n;
+    args.c = out.data<T>(), args.ldc = std::max<std::int64_t>(n, 1), args.stride_c = m * n;
     kernels::gemm(args);
   });
   return out;
