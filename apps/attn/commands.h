@@ -12,5 +12,6 @@ inline constexpr std::string_view kVersion = "0.1.0";
 int run_guarded(const std::function<void()>& body);
 
 void add_demo_command(CLI::App& app);
+void add_attention_command(CLI::App& app);
 
 }  // namespace attn::cli

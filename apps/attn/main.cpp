@@ -11,6 +11,7 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   app.set_version_flag("--version", std::string(attn::cli::kVersion));
   attn::cli::add_demo_command(app);
+  attn::cli::add_attention_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& error) {

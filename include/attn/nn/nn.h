@@ -9,6 +9,7 @@
 // - Initial values come from the default generator (attn::manual_seed makes them repeatable).
 #pragma once
 
+#include "attn/nn/attention.h"
 #include "attn/nn/dropout.h"
 #include "attn/nn/embedding.h"
 #include "attn/nn/feed_forward.h"
@@ -18,4 +19,6 @@
 #include "attn/nn/linear.h"
 #include "attn/nn/lstm.h"
 #include "attn/nn/module.h"
+#include "attn/nn/multihead_attention.h"
+#include "attn/nn/positional.h"
 #include "attn/nn/rnn.h"
