@@ -61,7 +61,8 @@ template <typename T>
 void log_softmax_backward_rows(const T* y, const T* grad_out, T* grad_in,
                                std::int64_t rows, std::int64_t cols);
 // y = (x - mean) * rstd * gamma + beta; gamma/beta may be null (1 and 0).
-// mean and rstd (one per row) are written for the backward pass.
+// mean and rstd (one per row) are written for the backward pass; either may be null when
+// not needed (inference). rstd = 1 / sqrt(var + epsilon) with the biased variance.
 template <typename T>
 void layer_norm_rows(const T* x, const T* gamma, const T* beta, T* y, T* mean, T* rstd,
                      std::int64_t rows, std::int64_t cols, T epsilon);
@@ -71,6 +72,15 @@ template <typename T>
 void layer_norm_backward_rows(const T* x, const T* gamma, const T* mean, const T* rstd,
                               const T* grad_y, T* grad_x, T* grad_gamma, T* grad_beta,
                               std::int64_t rows, std::int64_t cols);
+
+// Numerics shared by both namespaces:
+// - softmax_rows / log_softmax_rows subtract the row maximum, so logits of any magnitude
+//   are safe. A row whose entries are all -inf (fully masked) gives zeros from softmax and
+//   -inf from log_softmax (PyTorch gives NaN).
+// - gelu is exact: erfc-based, accurate to a few ulp also for negative inputs.
+// - Results do not depend on the number of OpenMP threads: reductions (sum, grad_gamma,
+//   grad_beta) add fixed blocks in a fixed order. They may differ in the last bits between
+//   instruction sets (AVX-512 vs AVX2 ...), whose vector widths set the summation order.
 
 }  // namespace attn::kernels
 
