@@ -1,0 +1,294 @@
+// GEMM throughput: oneDNN and OpenBLAS side by side through attn::kernels::gemm, with 1 and
+// 2 threads, next to the machine's measured fp32 FMA peak from the same run.
+//
+// Counters:
+//   GFLOP/s         rate over real time;
+//   peak_fraction   GFLOP/s over the best FMA peak measured earlier in this run with the same
+//                   thread count;
+//   GFLOP/cpu_s     flops per second of CPU time this process received (all its threads,
+//                   spin-waiting included);
+//   cpu_efficiency  GFLOP/cpu_s over the FMA loop's best GFLOP/cpu_s: how close to peak the
+//                   kernel runs while it has a core, which other processes cannot distort;
+//   other_cpus      cores kept busy by other processes meanwhile (the load behind the numbers).
+// bench/run_gemm.sh runs it with repetitions and turns the JSON into a table.
+#include <benchmark/benchmark.h>
+#include <immintrin.h>
+#include <omp.h>
+#include <sys/resource.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdint>
+#include <cstdlib>
+#include <fstream>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "attn/kernels/gemm.h"
+
+namespace {
+
+using attn::kernels::GemmArgs;
+using attn::kernels::GemmLibrary;
+using attn::kernels::GemmPlan;
+using attn::kernels::GemmThreading;
+using Index = std::int64_t;
+using Clock = std::chrono::steady_clock;
+
+// ---- load from other processes --------------------------------------------------------
+
+// Seconds of CPU time spent by all processes (from /proc/stat) and by this one.
+double machine_busy_seconds() {
+  std::ifstream stat("/proc/stat");
+  std::string label;
+  double user = 0, nice = 0, system = 0, idle = 0, iowait = 0, irq = 0, softirq = 0, steal = 0;
+  stat >> label >> user >> nice >> system >> idle >> iowait >> irq >> softirq >> steal;
+  return (user + nice + system + irq + softirq) / 100.0;  // USER_HZ is 100 on Linux
+}
+
+double process_busy_seconds() {
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  return double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) +
+         1e-6 * double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec);
+}
+
+// Measures wall time, this process's CPU time and how many cores other processes kept busy.
+class LoadMeter {
+ public:
+  LoadMeter()
+      : start_(Clock::now()), machine_(machine_busy_seconds()), process_(process_busy_seconds()) {}
+  double seconds() const { return std::chrono::duration<double>(Clock::now() - start_).count(); }
+  double cpu_seconds() const { return process_busy_seconds() - process_; }
+  double other_cpus() const {
+    const double others = (machine_busy_seconds() - machine_) - (process_busy_seconds() - process_);
+    return std::max(0.0, others / seconds());
+  }
+
+ private:
+  Clock::time_point start_;
+  double machine_, process_;
+};
+
+// ---- FMA peak ---------------------------------------------------------------------------
+
+// Twelve independent accumulator chains cover the FMA latency (4 cycles) times the FMA
+// throughput (one 512-bit FMA per cycle on Zen 4, two on Zen 5 and server Intel parts).
+// Each inner step is 12 vector FMAs of 16 lanes: 12 * 16 * 2 flops.
+constexpr int kAccumulators = 12;
+constexpr double kFlopsPerStep = kAccumulators * 16 * 2;
+
+__attribute__((target("avx512f"))) float fma_peak_avx512(Index steps, float seed) {
+  __m512 accumulators[kAccumulators];
+  for (int index = 0; index < kAccumulators; ++index) accumulators[index] = _mm512_set1_ps(seed + float(index));
+  const __m512 scale = _mm512_set1_ps(0.999999f);
+  const __m512 shift = _mm512_set1_ps(1e-6f);
+  for (Index step = 0; step < steps; ++step) {
+#pragma GCC unroll 12
+    for (int index = 0; index < kAccumulators; ++index) {
+      accumulators[index] = _mm512_fmadd_ps(accumulators[index], scale, shift);
+    }
+  }
+  alignas(64) float lanes[16 * kAccumulators];
+  for (int index = 0; index < kAccumulators; ++index) _mm512_store_ps(lanes + 16 * index, accumulators[index]);
+  float total = 0;
+  for (float lane : lanes) total += lane;
+  return total;
+}
+
+std::map<int, double> best_peak_gflops;  // by thread count, filled by BM_FmaPeak
+double best_peak_gflops_per_cpu_second = 0;  // one core's peak, from CPU time
+
+void BM_FmaPeak(benchmark::State& state, int threads) {
+  if (!__builtin_cpu_supports("avx512f")) {
+    state.SkipWithError("the FMA peak loop needs AVX-512");
+    return;
+  }
+  constexpr Index kSteps = 1 << 16;  // about 1 ms per thread
+  float sink = 0;
+  const LoadMeter meter;
+  for (auto _ : state) {
+#pragma omp parallel num_threads(threads) reduction(+ : sink)
+    sink += fma_peak_avx512(kSteps, 1.0f + float(omp_get_thread_num()));
+  }
+  benchmark::DoNotOptimize(sink);
+  const double flops = kFlopsPerStep * double(kSteps) * threads;
+  const double gflops = flops * double(state.iterations()) / meter.seconds() / 1e9;
+  const double gflops_per_cpu_second = flops * double(state.iterations()) / meter.cpu_seconds() / 1e9;
+  best_peak_gflops[threads] = std::max(best_peak_gflops[threads], gflops);
+  best_peak_gflops_per_cpu_second = std::max(best_peak_gflops_per_cpu_second, gflops_per_cpu_second);
+  state.counters["GFLOP/s"] = benchmark::Counter(flops / 1e9, benchmark::Counter::kIsIterationInvariantRate);
+  state.counters["GFLOP/cpu_s"] = gflops_per_cpu_second;
+  state.counters["other_cpus"] = meter.other_cpus();
+}
+
+// ---- GEMM -------------------------------------------------------------------------------
+
+struct Problem {
+  std::string name;
+  Index batch, m, n, k;
+  bool transpose_a = false, transpose_b = false;
+};
+
+// Square sizes, then the shapes of a Transformer with d_model 512, d_ff 2048, 8 heads and
+// B * T = 4096 tokens (linear layers as x Wᵀ, W stored [out, in]), and attention.
+const std::vector<Problem> kProblems = {
+    {"square_128", 1, 128, 128, 128},
+    {"square_256", 1, 256, 256, 256},
+    {"square_512", 1, 512, 512, 512},
+    {"square_1024", 1, 1024, 1024, 1024},
+    {"square_2048", 1, 2048, 2048, 2048},
+    {"ffn_up_4096x512x2048", 1, 4096, 2048, 512},
+    {"ffn_up_xWt_4096x512x2048", 1, 4096, 2048, 512, false, true},
+    {"ffn_down_xWt_4096x2048x512", 1, 4096, 512, 2048, false, true},
+    {"out_proj_xWt_4096x512x512", 1, 4096, 512, 512, false, true},
+    {"ffn_up_weight_grad_dYtX", 1, 2048, 512, 4096, true, false},
+    {"attn_scores_QKt_64x128x128x64", 64, 128, 128, 64, false, true},
+    {"attn_context_PV_64x128x64x128", 64, 128, 64, 128},
+    {"attn_scores_QKt_16x512x512x64", 16, 512, 512, 64, false, true},
+    {"attn_context_PV_16x512x64x512", 16, 512, 64, 512},
+};
+
+template <typename T>
+struct Operands {
+  std::vector<T> a, b, c;
+  GemmArgs<T> args;
+
+  explicit Operands(const Problem& problem) {
+    args.batch = problem.batch;
+    args.m = problem.m;
+    args.n = problem.n;
+    args.k = problem.k;
+    args.transpose_a = problem.transpose_a;
+    args.transpose_b = problem.transpose_b;
+    args.lda = problem.transpose_a ? problem.m : problem.k;
+    args.ldb = problem.transpose_b ? problem.k : problem.n;
+    args.ldc = problem.n;
+    args.stride_a = problem.m * problem.k;
+    args.stride_b = problem.k * problem.n;
+    args.stride_c = problem.m * problem.n;
+    a.assign(std::size_t(problem.batch * args.stride_a), T(0.5));
+    b.assign(std::size_t(problem.batch * args.stride_b), T(0.25));
+    c.assign(std::size_t(problem.batch * args.stride_c), T(0));
+    args.a = a.data();
+    args.b = b.data();
+    args.c = c.data();
+  }
+};
+
+double problem_flops(const Problem& problem) {
+  return 2.0 * double(problem.batch) * double(problem.m) * double(problem.n) * double(problem.k);
+}
+
+void set_counters(benchmark::State& state, double flops, int threads, const LoadMeter& meter) {
+  const double total_gflops = flops * double(state.iterations()) / 1e9;
+  const double gflops_per_cpu_second = total_gflops / meter.cpu_seconds();
+  state.counters["GFLOP/s"] = benchmark::Counter(flops / 1e9, benchmark::Counter::kIsIterationInvariantRate);
+  state.counters["GFLOP/cpu_s"] = gflops_per_cpu_second;
+  const auto peak = best_peak_gflops.find(threads);
+  if (peak != best_peak_gflops.end()) {
+    state.counters["peak_fraction"] = total_gflops / meter.seconds() / peak->second;
+  }
+  if (best_peak_gflops_per_cpu_second > 0) {
+    state.counters["cpu_efficiency"] = gflops_per_cpu_second / best_peak_gflops_per_cpu_second;
+  }
+  state.counters["other_cpus"] = meter.other_cpus();
+}
+
+// Threads are set per benchmark through OpenMP, which gemm follows for both libraries.
+template <typename Call>
+void run_gemm(benchmark::State& state, const Problem& problem, int threads, Call call) {
+  omp_set_num_threads(threads);
+  call();  // warm-up: first-touch pages, library initialisation, thread pools
+  const LoadMeter meter;
+  for (auto _ : state) {
+    call();
+    benchmark::ClobberMemory();
+  }
+  set_counters(state, problem_flops(problem), threads, meter);
+}
+
+void bench_float(benchmark::State& state, Problem problem, GemmPlan plan, int threads) {
+  Operands<float> operands(problem);
+  if (plan.threading == GemmThreading::automatic && plan.library == GemmLibrary::onednn) {
+    run_gemm(state, problem, threads, [&] { attn::kernels::gemm(operands.args); });
+  } else {
+    run_gemm(state, problem, threads, [&] { attn::kernels::gemm(operands.args, plan); });
+  }
+}
+
+void bench_double(benchmark::State& state, Problem problem, int threads) {
+  Operands<double> operands(problem);
+  run_gemm(state, problem, threads, [&] { attn::kernels::gemm(operands.args); });
+}
+
+double maximum(const std::vector<double>& values) {
+  return values.empty() ? 0.0 : *std::max_element(values.begin(), values.end());
+}
+
+struct Variant {
+  const char* name;
+  GemmPlan plan;
+  bool multi_thread_only;  // with one thread, split is the same as library
+};
+
+const Variant kVariants[] = {
+    {"gemm", {GemmLibrary::onednn, GemmThreading::automatic}, false},
+    {"onednn_library", {GemmLibrary::onednn, GemmThreading::library}, false},
+    {"onednn_split", {GemmLibrary::onednn, GemmThreading::split}, true},
+    {"openblas_library", {GemmLibrary::openblas, GemmThreading::library}, false},
+    {"openblas_split", {GemmLibrary::openblas, GemmThreading::split}, true},
+};
+
+void register_benchmarks() {
+  for (int threads : {1, 2}) {
+    benchmark::RegisterBenchmark(("fma_peak/threads:" + std::to_string(threads)).c_str(), BM_FmaPeak,
+                                 threads)
+        ->UseRealTime()
+        ->ComputeStatistics("max", maximum);
+  }
+  for (const Problem& problem : kProblems) {
+    for (int threads : {1, 2}) {
+      for (const Variant& variant : kVariants) {
+        if (threads == 1 && variant.multi_thread_only) continue;
+        const std::string name = "float/" + problem.name + "/" + variant.name +
+                                 "/threads:" + std::to_string(threads);
+        benchmark::RegisterBenchmark(name.c_str(), bench_float, problem, variant.plan, threads)
+            ->UseRealTime()
+            ->Unit(benchmark::kMillisecond)
+            ->ComputeStatistics("max", maximum);
+      }
+    }
+  }
+  for (const Problem& problem : {kProblems[2], kProblems[3]}) {
+    for (int threads : {1, 2}) {
+      const std::string name = "double/" + problem.name + "/openblas/threads:" + std::to_string(threads);
+      benchmark::RegisterBenchmark(name.c_str(), bench_double, problem, threads)
+          ->UseRealTime()
+          ->Unit(benchmark::kMillisecond)
+          ->ComputeStatistics("max", maximum);
+    }
+  }
+}
+
+void add_context() {
+  benchmark::AddCustomContext("gemm_libraries", attn::kernels::gemm_library_description());
+  for (const char* variable : {"OMP_PROC_BIND", "OMP_PLACES", "OMP_WAIT_POLICY", "OPENBLAS_CORETYPE",
+                               "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS"}) {
+    const char* value = std::getenv(variable);
+    benchmark::AddCustomContext(variable, value ? value : "(unset)");
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  add_context();
+  register_benchmarks();
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}
