@@ -34,3 +34,9 @@ install(FILES
   ${PROJECT_BINARY_DIR}/attnConfig.cmake
   ${PROJECT_BINARY_DIR}/attnConfigVersion.cmake
   DESTINATION ${ATTN_INSTALL_CMAKEDIR})
+
+# With -DBUILD_SHARED_LIBS=ON the installed CLI finds libattn.so next to it, wherever the
+# prefix is moved.
+if(BUILD_SHARED_LIBS AND TARGET attn_cli)
+  set_target_properties(attn_cli PROPERTIES INSTALL_RPATH "$ORIGIN/../${CMAKE_INSTALL_LIBDIR}")
+endif()

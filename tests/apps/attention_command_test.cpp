@@ -13,6 +13,7 @@
 
 #include "attn/io/safetensors.h"
 #include "support/compare.h"
+#include "support/temporary_directory.h"
 
 namespace attn {
 namespace {
@@ -24,14 +25,6 @@ class AttentionCommand : public ::testing::Test {
   void SetUp() override {
     program_ = fs::path(ATTN_BINARY_DIR) / "apps" / "attn";
     if (!fs::exists(program_)) GTEST_SKIP() << "the attn program is not built: " << program_;
-    directory_ = fs::temp_directory_path() /
-                 ("attn_attention_command_" +
-                  std::to_string(reinterpret_cast<std::uintptr_t>(this)));
-    fs::remove_all(directory_);
-    fs::create_directories(directory_);
-  }
-  void TearDown() override {
-    if (!directory_.empty()) fs::remove_all(directory_);
   }
 
   struct Outcome {
@@ -39,7 +32,7 @@ class AttentionCommand : public ::testing::Test {
     std::string out, err;
   };
   Outcome run(const std::string& arguments) const {
-    fs::path out = directory_ / "stdout.txt", err = directory_ / "stderr.txt";
+    fs::path out = directory_.path() / "stdout.txt", err = directory_.path() / "stderr.txt";
     std::string command = program_.string() + " " + arguments + " > " + out.string() + " 2> " +
                           err.string();
     int raw = std::system(command.c_str());
@@ -55,10 +48,10 @@ class AttentionCommand : public ::testing::Test {
     text << stream.rdbuf();
     return text.str();
   }
-  std::string path(const std::string& name) const { return (directory_ / name).string(); }
+  std::string path(const std::string& name) const { return directory_.file(name); }
 
   fs::path program_;
-  fs::path directory_;
+  testing::TemporaryDirectory directory_{"attn_attention_command"};
 };
 
 TEST_F(AttentionCommand, RunsACaseWritesResultsAndCompares) {

@@ -1,4 +1,5 @@
 #include "attn/io/checkpoint.h"
+#include "support/temporary_directory.h"
 
 #include <gtest/gtest.h>
 
@@ -9,20 +10,7 @@
 namespace attn::io {
 namespace {
 
-class TemporaryDirectory {
- public:
-  TemporaryDirectory() {
-    std::string pattern =
-        (std::filesystem::temp_directory_path() / "attn_checkpoint_test_XXXXXX").string();
-    path_ = ::mkdtemp(pattern.data());
-  }
-  ~TemporaryDirectory() { std::filesystem::remove_all(path_); }
-  std::string file(const std::string& name) const { return (path_ / name).string(); }
-  bool is_empty() const { return std::filesystem::is_empty(path_); }
-
- private:
-  std::filesystem::path path_;
-};
+using attn::testing::TemporaryDirectory;
 
 // A child with a float64 parameter, so names nest ("head.scale") and dtypes vary.
 class Head : public nn::Module {

@@ -1,4 +1,5 @@
 #include "attn/io/safetensors.h"
+#include "support/temporary_directory.h"
 
 #include <gtest/gtest.h>
 
@@ -19,18 +20,7 @@ const std::string kPythonFixture = std::string(ATTN_FIXTURE_DIR) + "/io/python_w
 
 // ---- helpers ------------------------------------------------------------------------------
 
-class TemporaryDirectory {
- public:
-  TemporaryDirectory() {
-    std::string pattern = (std::filesystem::temp_directory_path() / "attn_io_test_XXXXXX").string();
-    path_ = ::mkdtemp(pattern.data());
-  }
-  ~TemporaryDirectory() { std::filesystem::remove_all(path_); }
-  std::string file(const std::string& name) const { return (path_ / name).string(); }
-
- private:
-  std::filesystem::path path_;
-};
+using attn::testing::TemporaryDirectory;
 
 Bytes read_bytes(const std::string& path) {
   std::ifstream stream(path, std::ios::binary);

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "support/compare.h"
+#include "support/temporary_directory.h"
 #include "support/gradcheck.h"
 
 namespace attn::tasks {
@@ -21,24 +22,14 @@ using attn::testing::random_tensor;
 // A fresh directory per test for case and result files.
 class AttentionCaseTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-    directory_ = fs::temp_directory_path() /
-                 (std::string("attn_attention_case_") + info->name() + "_" +
-                  std::to_string(reinterpret_cast<std::uintptr_t>(this)));
-    fs::remove_all(directory_);
-    fs::create_directories(directory_);
-  }
-  void TearDown() override { fs::remove_all(directory_); }
-
-  std::string path(const std::string& name) const { return (directory_ / name).string(); }
+  std::string path(const std::string& name) const { return directory_.file(name); }
   std::string write_case(const io::TensorMap& tensors, const io::Metadata& metadata,
                          const std::string& name = "case.safetensors") const {
     io::save_safetensors(path(name), tensors, metadata);
     return path(name);
   }
 
-  fs::path directory_;
+  testing::TemporaryDirectory directory_{"attn_attention_case"};
 };
 
 // A float32 case of the single op: B 2, H 2, Nq 3, Nk 5, d 4, dv 6, a 3.

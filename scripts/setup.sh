@@ -1,0 +1,125 @@
+#!/usr/bin/env bash
+# Installs what attn needs to build, test and run on Debian 12 (bookworm).
+#
+#   scripts/setup.sh                 Debian packages only (all that the build and tests need)
+#   scripts/setup.sh --with-python   also PyTorch, NumPy and safetensors, used only by tools/
+#                                    (regenerating test fixtures) and comparison benchmarks
+#
+# Safe to run again: when everything is present it only checks and returns in well under
+# a second. Runs apt-get through sudo unless already root.
+set -euo pipefail
+
+# ---- the one list of Debian packages; append new needs here ---------------------------
+DEBIAN_PACKAGES=(
+  build-essential     # g++ 12, make, libc headers
+  cmake               # 3.25
+  ninja-build
+  pkg-config          # finds OpenBLAS (cmake/Dependencies.cmake)
+  libdnnl-dev         # oneDNN: float32 GEMM and friends
+  ocl-icd-opencl-dev  # oneDNN's CMake package requires OpenCL (a Recommends, so named here)
+  libopenblas-dev     # float64 GEMM
+  libhwy-dev          # Highway: SIMD with run-time dispatch
+  nlohmann-json3-dev  # safetensors headers
+  libcli11-dev        # attn command line
+  libtomlplusplus-dev # config files
+  libgtest-dev        # tests
+  libbenchmark-dev    # benchmarks
+  python3
+  python3-pip
+)
+
+# Only for --with-python: a virtual environment when the system Python is externally managed.
+PYTHON_DEBIAN_PACKAGES=(python3-venv)
+PYTHON_PACKAGES=(torch numpy safetensors)
+
+repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+
+with_python=0
+for argument in "$@"; do
+  case "$argument" in
+    --with-python) with_python=1 ;;
+    -h | --help)
+      sed -n '2,9p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+      exit 0
+      ;;
+    *)
+      echo "setup.sh: unknown option '$argument' (try --help)" >&2
+      exit 2
+      ;;
+  esac
+done
+
+log() { echo "setup.sh: $*"; }
+
+as_root() {
+  if [[ "$(id -u)" -eq 0 ]]; then
+    "$@"
+  elif command -v sudo >/dev/null 2>&1; then
+    sudo "$@"
+  else
+    echo "setup.sh: need root (or sudo) to run: $*" >&2
+    exit 1
+  fi
+}
+
+# Prints the packages among the arguments that dpkg does not have fully installed.
+missing_debian_packages() {
+  local package
+  for package in "$@"; do
+    if [[ "$(dpkg-query -W -f='${db:Status-Status}' "$package" 2>/dev/null)" != "installed" ]]; then
+      echo "$package"
+    fi
+  done
+}
+
+install_debian_packages() {
+  local -a missing
+  mapfile -t missing < <(missing_debian_packages "$@")
+  if [[ ${#missing[@]} -eq 0 ]]; then
+    log "all ${#} Debian packages present"
+    return
+  fi
+  log "installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  as_root apt-get update -q
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"
+}
+
+python_has_packages() {
+  "$1" -c "import torch, numpy, safetensors" >/dev/null 2>&1
+}
+
+# Installs the Python packages into the first of: the active interpreter when it can
+# take them (a virtual environment, pyenv, or a Python not managed by Debian), otherwise
+# a virtual environment in .venv that also sees the system's site-packages.
+install_python_packages() {
+  if python_has_packages python3; then
+    log "python3 already has ${PYTHON_PACKAGES[*]}"
+    return
+  fi
+  local venv="$repo_root/.venv"
+  if [[ -x "$venv/bin/python" ]] && python_has_packages "$venv/bin/python"; then
+    log "$venv already has ${PYTHON_PACKAGES[*]}"
+    return
+  fi
+  local stdlib
+  stdlib="$(python3 -c 'import sysconfig; print(sysconfig.get_path("stdlib"))')"
+  local in_venv
+  in_venv="$(python3 -c 'import sys; print(int(sys.prefix != sys.base_prefix))')"
+  if [[ "$in_venv" == 1 || ! -e "$stdlib/EXTERNALLY-MANAGED" ]]; then
+    log "pip installing ${PYTHON_PACKAGES[*]} into $(command -v python3)"
+    python3 -m pip install "${PYTHON_PACKAGES[@]}"
+    return
+  fi
+  install_debian_packages "${PYTHON_DEBIAN_PACKAGES[@]}"
+  if [[ ! -x "$venv/bin/python" ]]; then
+    python3 -m venv --system-site-packages "$venv"
+  fi
+  log "pip installing ${PYTHON_PACKAGES[*]} into $venv (use $venv/bin/python for tools/)"
+  "$venv/bin/python" -m pip install "${PYTHON_PACKAGES[@]}"
+}
+
+install_debian_packages "${DEBIAN_PACKAGES[@]}"
+if [[ $with_python -eq 1 ]]; then
+  install_python_packages
+fi
