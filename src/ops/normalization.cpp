@@ -1,3 +1,5 @@
+#include <cmath>
+
 #include "attn/kernels/vector_ops.h"
 #include "attn/ops/functional.h"
 #include "internal.h"
@@ -36,6 +38,8 @@ const T* data_or_null(const Tensor& x) {
 Tensor layer_norm(const Tensor& x, const Shape& normalized_shape, const Tensor& weight,
                   const Tensor& bias, double epsilon) {
   check_layer_norm(x, normalized_shape, weight, bias);
+  ATTN_CHECK(epsilon > 0.0 && std::isfinite(epsilon), "layer_norm: epsilon must be a positive finite number, got ",
+             epsilon);
   std::int64_t cols = shape_numel(normalized_shape);
   std::int64_t rows = cols == 0 ? 0 : x.numel() / cols;
   Tensor input = x.contiguous();

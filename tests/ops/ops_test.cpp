@@ -60,6 +60,23 @@ TEST(Ops, OutOfRangeIndicesAreErrors) {
   EXPECT_NE(error_of([&] { ops::dropout(weight, 1.5, true); }).find("dropout"), std::string::npos);
 }
 
+// NaN settings would silently poison every result; they are rejected where they enter.
+TEST(Ops, NaNSettingsAreErrors) {
+  double nan = std::nan("");
+  Tensor x = Tensor::zeros({2, 3});
+  EXPECT_NE(error_of([&] { ops::dropout(x, nan, true); }).find("dropout"), std::string::npos);
+  EXPECT_NE(error_of([&] { ops::layer_norm(x, {3}, Tensor(), Tensor(), nan); }).find("epsilon"),
+            std::string::npos);
+  Tensor targets = Tensor::from_vector<std::int64_t>({2}, {0, 1});
+  EXPECT_NE(error_of([&] { ops::cross_entropy(x, targets, {.label_smoothing = nan}); })
+                .find("label_smoothing"),
+            std::string::npos);
+  // NaN data, by contrast, flows through as in PyTorch, and all_finite reports it.
+  Tensor with_nan = Tensor::from_list({2}, {1.0, nan});
+  EXPECT_FALSE(ops::all_finite(with_nan));
+  EXPECT_TRUE(std::isnan(ops::softmax(with_nan).to_vector<float>()[0]));
+}
+
 TEST(Ops, MatmulKnownAnswer) {
   Tensor a = Tensor::from_list({2, 2}, {1, 2, 3, 4});
   Tensor b = Tensor::from_list({2, 2}, {5, 6, 7, 8});
