@@ -111,7 +111,8 @@ void backward_tile(const FlashAttentionParams<T>& params, const FlashAttentionGr
   T* p = scratch.probabilities.data();
   T* ds = scratch.grad_scores.data();
   score_tile(params, head, row_begin, rows, col_begin, cols, scratch.score, p, ld);
-  if (has_element_masks(params) || col_begin + cols > key_end(params, head.batch_index, row_begin)) {
+  const Index end_of_first_row = key_end(params, head.batch_index, row_begin);
+  if (has_element_masks(params) || col_begin + cols > end_of_first_row) {
     apply_masks(params, head, row_begin, rows, col_begin, cols, p, ld, Index(1));
   }
   exp_shifted_tile(p, rows, cols, ld, grads.lse + head.row_offset + row_begin);

@@ -302,8 +302,9 @@ void forward_block_transposed(const FlashAttentionParams<float>& params,
 }
 
 template <typename T>
-void forward_block_any(const FlashAttentionParams<T>& params, const FlashAttentionOutputs<T>& outputs,
-                       const Head<T>& head, Index row_begin, Index rows, ForwardScratch<T>& scratch) {
+void forward_block_any(const FlashAttentionParams<T>& params,
+                       const FlashAttentionOutputs<T>& outputs, const Head<T>& head,
+                       Index row_begin, Index rows, ForwardScratch<T>& scratch) {
   if constexpr (std::is_same_v<T, float>) {
     if (uses_register_tiles(params)) {
       forward_block_transposed(params, outputs, head, row_begin, rows, scratch);
@@ -404,11 +405,11 @@ void flash_attention_forward(const FlashAttentionParams<T>& params,
   using namespace flash;
   check_params(params, "flash_attention_forward", Needs::Values);
   check_outputs(params, outputs);
-  for_each_row_block(params, params.heads, params.queries,
-                     [&](Index b, Index h, Index row_begin, Index rows, ForwardScratch<T>& scratch) {
-                       forward_block_any(params, outputs, head_of(params, b, h), row_begin,
-                                         rows, scratch);
-                     });
+  const auto block = [&](Index b, Index h, Index row_begin, Index rows,
+                         ForwardScratch<T>& scratch) {
+    forward_block_any(params, outputs, head_of(params, b, h), row_begin, rows, scratch);
+  };
+  for_each_row_block(params, params.heads, params.queries, block);
 }
 
 template <typename T>

@@ -182,8 +182,9 @@ void additive_grad_tile(const T* q, Index q_ld, Index rows, const T* keys_by_dim
                         T* grad_q, Index grad_q_ld, T* grad_keys_by_dim, T* grad_v_a);
 
 // ---- register-tiled float forward (flash_attention_tiles.cpp) --------------------------------
-// Transposed tiles, queries along the rows' contiguous direction: Qᵀ [d, ·], Sᵀ/Pᵀ [keys, ·],
-// Oᵀ [dv, ·], each with its own row stride (ld). `queries` is a multiple of 16.
+// Transposed tiles, queries along the contiguous direction of the rows: Qᵀ [d, ·],
+// Sᵀ/Pᵀ [keys, ·], Oᵀ [dv, ·], each with its own row stride (ld). `queries` is a multiple
+// of 16.
 
 // scores_t[j, i] = Σ_c k[j·k_stride + c] query_t[c, i] for keys j < keys; column_max[i] takes
 // the maximum of its old value and of column i.

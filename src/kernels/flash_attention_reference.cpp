@@ -77,7 +77,8 @@ std::vector<T> row_scores(const RowContext<T>& row) {
 // The softmax of the row, or all zeros when no key is allowed; lse receives log Σ e^s.
 template <typename T>
 std::vector<T> row_softmax(const std::vector<T>& scores, T& lse) {
-  const T max = scores.empty() ? kMinusInfinity<T> : *std::max_element(scores.begin(), scores.end());
+  T max = kMinusInfinity<T>;
+  for (const T score : scores) max = std::max(max, score);
   std::vector<T> weights(scores.size(), T(0));
   if (max == kMinusInfinity<T>) {
     lse = kMinusInfinity<T>;
@@ -209,7 +210,9 @@ void flash_attention_backward(const FlashAttentionParams<T>& params,
   }
   for (Index b = 0; b < params.batch; ++b) {
     for (Index h = 0; h < params.heads; ++h) {
-      for (Index i = 0; i < params.queries; ++i) backward_row(RowContext<T>{params, b, h, i}, gradients);
+      for (Index i = 0; i < params.queries; ++i) {
+        backward_row(RowContext<T>{params, b, h, i}, gradients);
+      }
     }
   }
 }

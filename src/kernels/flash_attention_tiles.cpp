@@ -5,8 +5,8 @@
 // per tile, S = Q Kᵀ and O += P V. Done by a GEMM library, each call packs both operands
 // again (both change from call to call) and the softmax needs separate passes over S.
 // Here one block of queries is transposed once (Qᵀ [d, Br], pre-scaled), and then
-//   Sᵀ [Bc, Br]: Sᵀ[j, i] = Σ_c k_jc Qᵀ[c, i]   (a key's elements broadcast, queries in lanes)
-//   Oᵀ [dv, Br]: Oᵀ[c, i] += Σ_j v_jc Pᵀ[j, i]  (a value's elements broadcast)
+//   Sᵀ [Bc, Br]: Sᵀ[j, i] = Σ_c k_jc Qᵀ[c, i]  (key elements broadcast, queries in lanes)
+//   Oᵀ [dv, Br]: Oᵀ[c, i] += Σ_j v_jc Pᵀ[j, i] (value elements broadcast)
 // so neither K nor V is ever copied (their rows are read in place), and with queries in the
 // lanes the softmax of a query is a column: its running maximum and sum are plain
 // vector operations, with no horizontal reductions. The score kernel also folds the tile's
@@ -136,7 +136,7 @@ void TransposedScoresF32(const float* query_t, size_t query_t_ld, size_t queries
   }
 }
 
-// ---- values: Oᵀ += Vᵀ Pᵀ ----------------------------------------------------------------------
+// ---- values: Oᵀ += Vᵀ Pᵀ ------------------------------------------------------------------
 
 // One register tile's operands: value elements c (v_jc at v[j·v_stride + c]) of `keys` keys,
 // weighted by probabilities_t [keys, ·], added into out_t [elements, ·].
@@ -237,7 +237,9 @@ void TransposedSoftmaxF32(float* scores_t, size_t scores_t_ld, size_t keys, size
     if (column_max != nullptr) {
       tile_max = hn::LoadU(tag, column_max + q);
     } else {  // the scores were masked after the score kernel took its maxima
-      for (size_t j = 0; j < keys; ++j) tile_max = hn::Max(tile_max, hn::LoadU(tag, scores_t + j * scores_t_ld + q));
+      for (size_t j = 0; j < keys; ++j) {
+        tile_max = hn::Max(tile_max, hn::LoadU(tag, scores_t + j * scores_t_ld + q));
+      }
     }
     const Vector old_max = hn::LoadU(tag, row_max + q);
     const Vector new_max = hn::Max(old_max, tile_max);
@@ -261,7 +263,8 @@ void TransposedSoftmaxF32(float* scores_t, size_t scores_t_ld, size_t keys, size
       hn::StoreU(p, tag, row);
       sum0 = hn::Add(sum0, p);
     }
-    hn::StoreU(hn::MulAdd(hn::LoadU(tag, row_sum + q), correction, hn::Add(sum0, sum1)), tag, row_sum + q);
+    const Vector old_sum = hn::LoadU(tag, row_sum + q);
+    hn::StoreU(hn::MulAdd(old_sum, correction, hn::Add(sum0, sum1)), tag, row_sum + q);
     hn::StoreU(new_max, tag, row_max + q);
     if (hn::AllTrue(tag, hn::Eq(correction, hn::Set(tag, 1.0f)))) continue;
     for (size_t c = 0; c < dv; ++c) {
@@ -314,13 +317,17 @@ void RowValuesF32(const float* probabilities, size_t keys, const float* v, size_
     for (size_t j = 0; j < keys; ++j) {
       const Vector weight = hn::Set(tag, probabilities[j]);
       const float* value = v + j * v_stride + c;
-      HWY_UNROLL(4) for (int u = 0; u < 4; ++u) acc[u] = hn::MulAdd(weight, hn::LoadU(tag, value + u * lanes), acc[u]);
+      HWY_UNROLL(4) for (int u = 0; u < 4; ++u) {
+        acc[u] = hn::MulAdd(weight, hn::LoadU(tag, value + u * lanes), acc[u]);
+      }
     }
     HWY_UNROLL(4) for (int u = 0; u < 4; ++u) hn::StoreU(acc[u], tag, out + c + u * lanes);
   }
   for (; c + lanes <= dv; c += lanes) {
     Vector acc = hn::LoadU(tag, out + c);
-    for (size_t j = 0; j < keys; ++j) acc = hn::MulAdd(hn::Set(tag, probabilities[j]), hn::LoadU(tag, v + j * v_stride + c), acc);
+    for (size_t j = 0; j < keys; ++j) {
+      acc = hn::MulAdd(hn::Set(tag, probabilities[j]), hn::LoadU(tag, v + j * v_stride + c), acc);
+    }
     hn::StoreU(acc, tag, out + c);
   }
   for (; c < dv; ++c) {

@@ -447,6 +447,11 @@ std::vector<Case> cases() {
     c.head_dim = c.value_dim = 64;
   });
   add(dot("dot_no_keys"), [](Case& c) { c.keys = 0; });
+  add(dot("dot_no_queries"), [](Case& c) { c.queries = 0; });
+  add(dot("dot_empty_head_dim"), [](Case& c) {  // every score 0: uniform weights
+    c.queries = 20;
+    c.head_dim = 0;
+  });
   // Additive (Bahdanau): head_dim is the attention size a.
   add(additive("additive_small"), [](Case& c) { c.batch = 2; });
   add(additive("additive_causal"), [](Case& c) {
@@ -653,6 +658,28 @@ class ScopedThreads {
 
 // The backward splits the keys of a head when there are few heads; its partial sums are
 // added in a fixed order, so every thread count gives the same bits.
+template <typename T>
+void expect_same_results_for_1_and_3_threads(const Case& c) {
+  const Storage storage = make_storage(c);
+  const auto inputs = make_inputs<T>(storage);
+  Results<T> one, three;
+  {
+    const ScopedThreads threads(1);
+    one = run(Impl::Fused, *inputs, weight_rows(c));
+  }
+  {
+    const ScopedThreads threads(3);
+    three = run(Impl::Fused, *inputs, weight_rows(c));
+  }
+  EXPECT_EQ(one.out, three.out);
+  EXPECT_EQ(one.lse, three.lse);
+  EXPECT_EQ(one.weights, three.weights);
+  EXPECT_EQ(one.grad_q, three.grad_q);
+  EXPECT_EQ(one.grad_k, three.grad_k);
+  EXPECT_EQ(one.grad_v, three.grad_v);
+  EXPECT_EQ(one.grad_v_a, three.grad_v_a);
+}
+
 TEST(FlashAttention, ResultsDoNotDependOnTheThreadCount) {
   for (const FlashScore score : {FlashScore::Dot, FlashScore::Additive}) {
     Case c = score == FlashScore::Dot ? dot("threads") : additive("threads");
@@ -660,24 +687,9 @@ TEST(FlashAttention, ResultsDoNotDependOnTheThreadCount) {
     c.queries = 300;
     c.keys = 700;
     c.causal = true;
-    const Storage storage = make_storage(c);
-    const auto inputs = make_inputs<float>(storage);
-    Results<float> one, three;
-    {
-      const ScopedThreads threads(1);
-      one = run(Impl::Fused, *inputs, weight_rows(c));
-    }
-    {
-      const ScopedThreads threads(3);
-      three = run(Impl::Fused, *inputs, weight_rows(c));
-    }
-    EXPECT_EQ(one.out, three.out);
-    EXPECT_EQ(one.lse, three.lse);
-    EXPECT_EQ(one.weights, three.weights);
-    EXPECT_EQ(one.grad_q, three.grad_q);
-    EXPECT_EQ(one.grad_k, three.grad_k);
-    EXPECT_EQ(one.grad_v, three.grad_v);
-    EXPECT_EQ(one.grad_v_a, three.grad_v_a);
+    SCOPED_TRACE(score == FlashScore::Dot ? "dot" : "additive");
+    expect_same_results_for_1_and_3_threads<float>(c);
+    expect_same_results_for_1_and_3_threads<double>(c);
   }
 }
 

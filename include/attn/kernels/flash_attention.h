@@ -34,7 +34,8 @@ struct FlashAttentionParams {
   std::int64_t value_dim = 0;  // dv
   FlashScore score = FlashScore::Dot;
   double scale = 1.0;          // Dot only
-  // [B, H, N, ·] views; the last stride of each must be 1.
+  // [B, H, N, ·] views; the last stride of each must be 1 (unless that size is 1), the
+  // others non-negative (0 broadcasts).
   const T* q = nullptr;
   std::int64_t q_strides[4] = {0, 0, 0, 0};
   const T* k = nullptr;
@@ -77,6 +78,11 @@ void flash_attention_backward(const FlashAttentionParams<T>& params,
 
 // weights [B, |heads|, row_end - row_begin, Nk] = exp(s_ij - lse_i) on allowed keys, 0
 // elsewhere; heads lists the head indices (num_heads of them). No dropout.
+//
+// All three run on omp_get_max_threads() OpenMP threads and give the same bits for any
+// thread count. Misuse (sizes, null pointers, strides, dropout outside [0, 1], key_lengths
+// outside [0, Nk]) throws attn::Error naming the function. Plain scalar versions of the same
+// contract, the tests' oracle: flash_attention_reference.h.
 template <typename T>
 void flash_attention_weights(const FlashAttentionParams<T>& params, const T* lse,
                              std::int64_t row_begin, std::int64_t row_end,
