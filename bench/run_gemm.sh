@@ -6,7 +6,7 @@
 #
 # Environment settings that matter (see docs/PERFORMANCE.md, "GEMM") must be given on the
 # command line, because the OpenMP runtime and OpenBLAS read them when they load:
-#   OMP_WAIT_POLICY=passive bench/run_gemm.sh build
+#   GOMP_SPINCOUNT=1000 bench/run_gemm.sh build
 set -euo pipefail
 
 build_dir=${1:-build}
@@ -17,7 +17,7 @@ output=${build_dir}/bench_gemm.json
 "${build_dir}/bench/bench_gemm" \
   --benchmark_filter="${filter}" \
   --benchmark_repetitions="${repetitions}" \
-  --benchmark_report_aggregates_only=true \
+  --benchmark_report_aggregates_only="$([ "${repetitions}" -gt 1 ] && echo true || echo false)" \
   --benchmark_min_time=0.3 \
   --benchmark_out="${output}" --benchmark_out_format=json > /dev/null
 
@@ -30,10 +30,12 @@ report = json.load(open(sys.argv[1]))
 # name -> statistic ("median", "max", "mean") -> counters
 results = collections.defaultdict(dict)
 for entry in report["benchmarks"]:
-    if entry.get("run_type") != "aggregate":
-        continue
     name = entry["run_name"].replace("/real_time", "")
-    results[name][entry["aggregate_name"]] = entry
+    if entry.get("run_type") == "aggregate":
+        results[name][entry["aggregate_name"]] = entry
+    else:  # a single repetition stands for every statistic
+        for statistic in ("mean", "median", "max"):
+            results[name].setdefault(statistic, entry)
 
 def gflops(name, statistic):
     entry = results.get(name, {}).get(statistic)
@@ -43,7 +45,8 @@ peak = {threads: gflops(f"fma_peak/threads:{threads}", "max") for threads in (1,
 context = report["context"]
 print(f"Libraries: {context.get('gemm_libraries')}")
 print("Environment: " + ", ".join(f"{key}={context.get(key)}" for key in
-      ("OMP_WAIT_POLICY", "OMP_PROC_BIND", "OMP_PLACES", "OPENBLAS_CORETYPE")))
+      ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT", "OMP_PROC_BIND", "OMP_PLACES",
+       "OPENBLAS_CORETYPE")))
 print(f"FMA peak (max over repetitions): 1 thread {peak[1]:.1f} GFLOP/s, 2 threads {peak[2]:.1f} GFLOP/s\n")
 
 variants = ["gemm", "onednn_library", "onednn_split", "openblas_library", "openblas_split"]
@@ -70,6 +73,17 @@ for problem in problems:
 print("\nCells: median / max GFLOP/s over repetitions (max as a percentage of the FMA peak"
       " for that thread count). Other CPUs: the most cores other processes kept busy during"
       " any variant of the row, averaged over its repetitions.")
+print("\nOne thread, per second of CPU time received (robust to other processes):")
+print("| problem | " + " | ".join(v for v in variants if "split" not in v) + " |")
+print("|---|" + "---|" * 3)
+for problem in problems:
+    cells = []
+    for variant in (v for v in variants if "split" not in v):
+        entry = results.get(f"float/{problem}/{variant}/threads:1", {}).get("max")
+        cells.append(f"{entry['GFLOP/cpu_s']:.0f} ({100 * entry['cpu_efficiency']:.0f}%)"
+                     if entry and "cpu_efficiency" in entry else "")
+    print(f"| {problem} | " + " | ".join(cells) + " |")
+print("\nCells: max GFLOP per CPU-second (percentage of the FMA loop's GFLOP per CPU-second).\n")
 for name in results:
     if name.startswith("double/"):
         print(f"{name}: median {gflops(name, 'median'):.1f}, max {gflops(name, 'max'):.1f} GFLOP/s")

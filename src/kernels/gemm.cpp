@@ -2,7 +2,10 @@
 //
 // Both libraries are handed row-major problems directly: dnnl_sgemm is row-major by
 // definition, and cblas takes CblasRowMajor. Batching and the thread policy live here;
-// the measurements behind the policy are in docs/PERFORMANCE.md ("GEMM").
+// the measurements behind the policy are in docs/PERFORMANCE.md ("GEMM"). That page also
+// explains why two threads collapse on a machine shared with other busy processes unless
+// the environment sets GOMP_SPINCOUNT or OMP_WAIT_POLICY, which libgomp reads only when it
+// loads.
 #include "attn/kernels/gemm.h"
 
 #include <cblas.h>
@@ -44,9 +47,9 @@ void check_sizes_and_strides(const GemmArgs<T>& args) {
   if (args.batch > 1 && !c_is_empty) {
     // Entries of C are written concurrently, so they must not share elements.
     const Index c_extent = (args.m - 1) * args.ldc + args.n;
-    ATTN_CHECK(args.stride_c >= c_extent, "gemm: expected stride_c >= ", c_extent,
-               " so that the ", args.batch, " batch entries of C (m=", args.m, ", n=", args.n,
-               ", ldc=", args.ldc, ") do not overlap, got stride_c=", args.stride_c);
+    ATTN_CHECK(args.stride_c >= c_extent, "gemm: expected stride_c >= ", c_extent, " so that the ",
+               args.batch, " batch entries of C (m=", args.m, ", n=", args.n, ", ldc=", args.ldc,
+               ") do not overlap, got stride_c=", args.stride_c);
   }
 }
 
@@ -141,9 +144,7 @@ void check_fits_int(const GemmArgs<T>& args) {
              INT_MAX, ", got ", largest);
 }
 
-CBLAS_TRANSPOSE cblas_transpose(bool transposed) {
-  return transposed ? CblasTrans : CblasNoTrans;
-}
+CBLAS_TRANSPOSE cblas_transpose(bool transposed) { return transposed ? CblasTrans : CblasNoTrans; }
 
 void call_onednn(const GemmArgs<float>& entry) {
   const dnnl_status_t status = dnnl_sgemm(
@@ -153,17 +154,15 @@ void call_onednn(const GemmArgs<float>& entry) {
 }
 
 void call_openblas(const GemmArgs<float>& entry) {
-  cblas_sgemm(CblasRowMajor, cblas_transpose(entry.transpose_a),
-              cblas_transpose(entry.transpose_b), int(entry.m), int(entry.n), int(entry.k),
-              entry.alpha, entry.a, int(entry.lda), entry.b, int(entry.ldb), entry.beta,
-              entry.c, int(entry.ldc));
+  cblas_sgemm(CblasRowMajor, cblas_transpose(entry.transpose_a), cblas_transpose(entry.transpose_b),
+              int(entry.m), int(entry.n), int(entry.k), entry.alpha, entry.a, int(entry.lda),
+              entry.b, int(entry.ldb), entry.beta, entry.c, int(entry.ldc));
 }
 
 void call_openblas(const GemmArgs<double>& entry) {
-  cblas_dgemm(CblasRowMajor, cblas_transpose(entry.transpose_a),
-              cblas_transpose(entry.transpose_b), int(entry.m), int(entry.n), int(entry.k),
-              entry.alpha, entry.a, int(entry.lda), entry.b, int(entry.ldb), entry.beta,
-              entry.c, int(entry.ldc));
+  cblas_dgemm(CblasRowMajor, cblas_transpose(entry.transpose_a), cblas_transpose(entry.transpose_b),
+              int(entry.m), int(entry.n), int(entry.k), entry.alpha, entry.a, int(entry.lda),
+              entry.b, int(entry.ldb), entry.beta, entry.c, int(entry.ldc));
 }
 
 void call_library(GemmLibrary library, const GemmArgs<float>& entry) {
@@ -196,8 +195,10 @@ double flops_per_entry(const GemmArgs<float>& args) {
 constexpr double kMinFlopsPerThread = 2e6;
 
 // Blocks per thread when one entry is shared out on demand: more blocks let a thread that
-// shares its core with another process take fewer of them; fewer blocks pack B less often.
-constexpr Index kBlocksPerThread = 4;
+// shares its core with another process take fewer of them; fewer blocks pack B less often
+// (on 1024-4096-row problems, 1 or 2 blocks per thread measured within 2%, 4 blocks 3-5%
+// slower).
+constexpr Index kBlocksPerThread = 2;
 
 int useful_threads(const GemmArgs<float>& args, int threads) {
   const double total = flops_per_entry(args) * double(args.batch);
@@ -233,8 +234,8 @@ void run_block_split(GemmLibrary library, const GemmArgs<float>& args, int threa
     const GemmArgs<float> entry = batch_entry(args, item / blocks_per_entry);
     const Index begin = item % blocks_per_entry * block;
     const Index end = std::min(length, begin + block);
-    call_library(library, split_rows ? row_block(entry, begin, end)
-                                     : column_block(entry, begin, end));
+    call_library(library,
+                 split_rows ? row_block(entry, begin, end) : column_block(entry, begin, end));
   }
 }
 
@@ -253,21 +254,46 @@ void run_per_entry(GemmLibrary library, const GemmArgs<float>& args) {
   }
 }
 
-GemmThreading choose_threading(const GemmArgs<float>& args, int threads) {
-  if (threads == 1) return GemmThreading::library;
-  return GemmThreading::split;
+// Makes oneDNN (which reads omp_get_max_threads on the calling thread) and OpenBLAS run on
+// the calling thread alone until the scope ends.
+class SingleThreadScope {
+ public:
+  explicit SingleThreadScope(GemmLibrary library) : previous_(omp_get_max_threads()) {
+    omp_set_num_threads(1);
+    if (library == GemmLibrary::openblas) set_openblas_threads(1);
+  }
+  ~SingleThreadScope() { omp_set_num_threads(previous_); }
+  SingleThreadScope(const SingleThreadScope&) = delete;
+  SingleThreadScope& operator=(const SingleThreadScope&) = delete;
+
+ private:
+  int previous_;
+};
+
+void run_single_threaded(GemmLibrary library, const GemmArgs<float>& args) {
+  const SingleThreadScope scope(library);
+  run_per_entry(library, args);
 }
 
-void run_float(const GemmArgs<float>& args, GemmPlan plan) {
-  const int threads = useful_threads(args, available_threads());
-  if (plan.threading == GemmThreading::automatic) plan.threading = choose_threading(args, threads);
-  const bool split = plan.threading == GemmThreading::split && threads > 1;
-  if (plan.library == GemmLibrary::openblas) set_openblas_threads(split ? 1 : threads);
-  if (split) {
-    run_split(plan.library, args, threads);
-  } else {
-    run_per_entry(plan.library, args);
+// One call per entry, each threaded by the library itself with every available thread.
+void run_library_threaded(GemmLibrary library, const GemmArgs<float>& args) {
+  if (library == GemmLibrary::openblas) set_openblas_threads(available_threads());
+  run_per_entry(library, args);
+}
+
+void run_float(const GemmArgs<float>& args, const GemmPlan& plan) {
+  if (plan.threading == GemmThreading::library) {
+    run_library_threaded(plan.library, args);
+    return;
   }
+  // automatic and split: the split measured as fast or faster (docs/PERFORMANCE.md).
+  const int threads = useful_threads(args, available_threads());
+  if (threads == 1) {
+    run_single_threaded(plan.library, args);
+    return;
+  }
+  if (plan.library == GemmLibrary::openblas) set_openblas_threads(1);
+  run_split(plan.library, args, threads);
 }
 
 // ---- reference ------------------------------------------------------------------------
@@ -331,8 +357,8 @@ void gemm_reference(const GemmArgs<double>& args) { reference(args); }
 
 std::string gemm_library_description() {
   const dnnl_version_t* version = dnnl_version();
-  return detail::concat("oneDNN ", version->major, ".", version->minor, ".", version->patch,
-                        " (", version->cpu_runtime == DNNL_RUNTIME_OMP ? "OpenMP" : "other",
+  return detail::concat("oneDNN ", version->major, ".", version->minor, ".", version->patch, " (",
+                        version->cpu_runtime == DNNL_RUNTIME_OMP ? "OpenMP" : "other",
                         " runtime); ", openblas_get_config(), " using ", openblas_get_corename(),
                         " kernels");
 }

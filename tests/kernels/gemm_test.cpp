@@ -70,9 +70,10 @@ Problem<T> make_problem(const Shape& shape, T alpha, T beta, std::uint32_t seed 
   args.stride_b = shape.broadcast_b ? 0 : (b_rows + 1) * args.ldb;
   args.stride_c = (shape.m + 1) * args.ldc;
   problem.a = random_values<T>(std::size_t(shape.batch * args.stride_a), seed);
-  problem.b = random_values<T>(std::size_t(shape.broadcast_b ? args.stride_b + (b_rows + 1) * args.ldb
-                                                               : shape.batch * args.stride_b),
-                               seed + 1);
+  problem.b =
+      random_values<T>(std::size_t(shape.broadcast_b ? args.stride_b + (b_rows + 1) * args.ldb
+                                                     : shape.batch * args.stride_b),
+                       seed + 1);
   problem.c = random_values<T>(std::size_t(shape.batch * args.stride_c), seed + 2);
   args.a = problem.a.data();
   args.b = problem.b.data();
@@ -96,12 +97,12 @@ double error_bound(const Problem<T>& problem, const std::vector<T>& c_before, In
   const GemmArgs<T>& args = problem.args;
   double absolute_sum = 0;
   for (Index inner = 0; inner < args.k; ++inner) {
-    absolute_sum +=
-        std::abs(double(stored(problem.a, index * args.stride_a, args.lda, args.transpose_a, row, inner)) *
-                 double(stored(problem.b, index * args.stride_b, args.ldb, args.transpose_b, inner, col)));
+    absolute_sum += std::abs(
+        double(stored(problem.a, index * args.stride_a, args.lda, args.transpose_a, row, inner)) *
+        double(stored(problem.b, index * args.stride_b, args.ldb, args.transpose_b, inner, col)));
   }
-  const double c_term = args.beta == T(0) ? 0.0 : std::abs(double(args.beta) *
-                                                           double(c_before[index * args.stride_c + row * args.ldc + col]));
+  const double c_old = double(c_before[index * args.stride_c + row * args.ldc + col]);
+  const double c_term = args.beta == T(0) ? 0.0 : std::abs(double(args.beta) * c_old);
   const double eps = std::numeric_limits<T>::epsilon();
   return 2.0 * double(args.k + 2) * eps * (std::abs(double(args.alpha)) * absolute_sum + c_term) +
          std::numeric_limits<T>::min();
@@ -110,7 +111,8 @@ double error_bound(const Problem<T>& problem, const std::vector<T>& c_before, In
 // Compares every element of C, and checks that the padding between and after rows of C
 // (which neither implementation may write) is untouched.
 template <typename T>
-void expect_close(const Problem<T>& fast, const Problem<T>& reference, const std::vector<T>& c_before) {
+void expect_close(const Problem<T>& fast, const Problem<T>& reference,
+                  const std::vector<T>& c_before) {
   const GemmArgs<T>& args = fast.args;
   Index mismatches = 0;
   for (std::size_t position = 0; position < fast.c.size(); ++position) {
@@ -121,7 +123,8 @@ void expect_close(const Problem<T>& fast, const Problem<T>& reference, const std
     const T actual = fast.c[position];
     if (!inside) {
       if (actual != c_before[position] && mismatches++ < 5) {
-        ADD_FAILURE() << "padding of C changed at batch " << index << " row " << row << " col " << col;
+        ADD_FAILURE() << "padding of C changed at batch " << index << " row " << row << " col "
+                      << col;
       }
       continue;
     }
@@ -189,7 +192,8 @@ TYPED_TEST(GemmTest, AllTransposesAndOddSizes) {
           for (Index k : kOddSizes) {
             SCOPED_TRACE(testing::Message() << "ta=" << transpose_a << " tb=" << transpose_b
                                             << " m=" << m << " n=" << n << " k=" << k);
-            Shape shape{.m = m, .n = n, .k = k, .transpose_a = transpose_a, .transpose_b = transpose_b};
+            Shape shape{
+                .m = m, .n = n, .k = k, .transpose_a = transpose_a, .transpose_b = transpose_b};
             check_against_reference<T>(shape, T(1), T(0), fast_gemm<T>());
           }
         }
@@ -203,8 +207,14 @@ TYPED_TEST(GemmTest, SubmatrixViewsWithAlphaAndBeta) {
   for (bool transpose_a : {false, true}) {
     for (bool transpose_b : {false, true}) {
       SCOPED_TRACE(testing::Message() << "ta=" << transpose_a << " tb=" << transpose_b);
-      Shape shape{.m = 65, .n = 47, .k = 130, .transpose_a = transpose_a,
-                  .transpose_b = transpose_b, .pad_a = 3, .pad_b = 17, .pad_c = 5};
+      Shape shape{.m = 65,
+                  .n = 47,
+                  .k = 130,
+                  .transpose_a = transpose_a,
+                  .transpose_b = transpose_b,
+                  .pad_a = 3,
+                  .pad_b = 17,
+                  .pad_c = 5};
       check_against_reference<T>(shape, T(0.75), T(-1.5), fast_gemm<T>());
       check_against_reference<T>(shape, T(-2), T(1), fast_gemm<T>());
     }
@@ -216,12 +226,20 @@ TYPED_TEST(GemmTest, LargeEnoughToUseEveryThread) {
   for (bool transpose_a : {false, true}) {
     for (bool transpose_b : {false, true}) {
       SCOPED_TRACE(testing::Message() << "ta=" << transpose_a << " tb=" << transpose_b);
-      check_against_reference<T>({.m = 301, .n = 257, .k = 200, .transpose_a = transpose_a,
-                                  .transpose_b = transpose_b, .pad_c = 1},
+      check_against_reference<T>({.m = 301,
+                                  .n = 257,
+                                  .k = 200,
+                                  .transpose_a = transpose_a,
+                                  .transpose_b = transpose_b,
+                                  .pad_c = 1},
                                  T(1), T(0.5), fast_gemm<T>());
       // Wide C: split by columns.
-      check_against_reference<T>({.m = 20, .n = 611, .k = 300, .transpose_a = transpose_a,
-                                  .transpose_b = transpose_b, .pad_b = 2},
+      check_against_reference<T>({.m = 20,
+                                  .n = 611,
+                                  .k = 300,
+                                  .transpose_a = transpose_a,
+                                  .transpose_b = transpose_b,
+                                  .pad_b = 2},
                                  T(1), T(0), fast_gemm<T>());
     }
   }
@@ -232,14 +250,20 @@ TYPED_TEST(GemmTest, BatchedWithStridesAndBroadcastB) {
   for (Index batch : {2, 3, 17}) {
     for (bool broadcast_b : {false, true}) {
       SCOPED_TRACE(testing::Message() << "batch=" << batch << " broadcast_b=" << broadcast_b);
-      Shape shape{.batch = batch, .m = 33, .n = 20, .k = 7, .transpose_b = true, .pad_a = 1,
-                  .pad_c = 2, .broadcast_b = broadcast_b};
+      Shape shape{.batch = batch,
+                  .m = 33,
+                  .n = 20,
+                  .k = 7,
+                  .transpose_b = true,
+                  .pad_a = 1,
+                  .pad_c = 2,
+                  .broadcast_b = broadcast_b};
       check_against_reference<T>(shape, T(1.25), T(0.5), fast_gemm<T>());
     }
   }
   // One large entry and fewer entries than threads: blocks within an entry.
-  check_against_reference<T>({.batch = 3, .m = 200, .n = 300, .k = 64, .transpose_a = true},
-                             T(1), T(0), fast_gemm<T>());
+  check_against_reference<T>({.batch = 3, .m = 200, .n = 300, .k = 64, .transpose_a = true}, T(1),
+                             T(0), fast_gemm<T>());
 }
 
 TYPED_TEST(GemmTest, BetaZeroNeverReadsC) {
@@ -266,7 +290,8 @@ TYPED_TEST(GemmTest, EmptyInnerDimensionScalesC) {
   for (T beta : {T(0), T(2)}) {
     Problem<T> problem = make_problem<T>({.batch = 2, .m = 5, .n = 6, .k = 0}, T(1), beta);
     const std::vector<T> c_before = problem.c;
-    if (beta == T(0)) std::fill(problem.c.begin(), problem.c.end(), std::numeric_limits<T>::quiet_NaN());
+    if (beta == T(0))
+      std::fill(problem.c.begin(), problem.c.end(), std::numeric_limits<T>::quiet_NaN());
     problem.args.a = nullptr;  // k == 0: A and B are never read
     problem.args.b = nullptr;
     gemm(problem.args);
@@ -341,38 +366,52 @@ TEST_P(GemmFloatPathTest, MatchesReference) {
     omp_set_num_threads(threads);
     for (bool transpose_a : {false, true}) {
       for (bool transpose_b : {false, true}) {
-        SCOPED_TRACE(testing::Message() << "threads=" << threads << " ta=" << transpose_a
-                                        << " tb=" << transpose_b);
-        check_against_reference<float>({.m = 257, .n = 100, .k = 130, .transpose_a = transpose_a,
-                                         .transpose_b = transpose_b, .pad_a = 1, .pad_c = 3},
-                                        0.5f, 2.0f, fast);
-        check_against_reference<float>({.m = 33, .n = 500, .k = 130, .transpose_a = transpose_a,
-                                         .transpose_b = transpose_b, .pad_b = 1},
-                                        1.0f, 0.0f, fast);
-        check_against_reference<float>({.batch = 5, .m = 60, .n = 70, .k = 80,
-                                         .transpose_a = transpose_a, .transpose_b = transpose_b,
-                                         .broadcast_b = true},
-                                        1.0f, 1.0f, fast);
+        SCOPED_TRACE(testing::Message()
+                     << "threads=" << threads << " ta=" << transpose_a << " tb=" << transpose_b);
+        check_against_reference<float>({.m = 257,
+                                        .n = 100,
+                                        .k = 130,
+                                        .transpose_a = transpose_a,
+                                        .transpose_b = transpose_b,
+                                        .pad_a = 1,
+                                        .pad_c = 3},
+                                       0.5f, 2.0f, fast);
+        check_against_reference<float>({.m = 33,
+                                        .n = 500,
+                                        .k = 130,
+                                        .transpose_a = transpose_a,
+                                        .transpose_b = transpose_b,
+                                        .pad_b = 1},
+                                       1.0f, 0.0f, fast);
+        check_against_reference<float>({.batch = 5,
+                                        .m = 60,
+                                        .n = 70,
+                                        .k = 80,
+                                        .transpose_a = transpose_a,
+                                        .transpose_b = transpose_b,
+                                        .broadcast_b = true},
+                                       1.0f, 1.0f, fast);
       }
     }
     omp_set_num_threads(previous);
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    Paths, GemmFloatPathTest,
-    ::testing::Values(std::make_tuple("automatic", &gemm_float),
-                      std::make_tuple("onednn_library", &gemm_onednn_library),
-                      std::make_tuple("onednn_split", &gemm_onednn_split),
-                      std::make_tuple("openblas_library", &gemm_openblas_library),
-                      std::make_tuple("openblas_split", &gemm_openblas_split)),
-    [](const auto& info) { return std::string(std::get<0>(info.param)); });
+INSTANTIATE_TEST_SUITE_P(Paths, GemmFloatPathTest,
+                         ::testing::Values(std::make_tuple("automatic", &gemm_float),
+                                           std::make_tuple("onednn_library", &gemm_onednn_library),
+                                           std::make_tuple("onednn_split", &gemm_onednn_split),
+                                           std::make_tuple("openblas_library",
+                                                           &gemm_openblas_library),
+                                           std::make_tuple("openblas_split", &gemm_openblas_split)),
+                         [](const auto& info) { return std::string(std::get<0>(info.param)); });
 
 // ---- invalid arguments ------------------------------------------------------------------
 
 // A valid 4x5 = (4x3)(3x5) problem to break one field at a time.
 struct ValidArgs {
-  std::vector<float> a = std::vector<float>(12), b = std::vector<float>(15), c = std::vector<float>(20);
+  std::vector<float> a = std::vector<float>(12), b = std::vector<float>(15),
+                     c = std::vector<float>(20);
   GemmArgs<float> args;
   ValidArgs() {
     args.m = 4;
