@@ -42,72 +42,20 @@
 #include "attn/kernels/flash_attention.h"
 #include "attn/kernels/flash_attention_reference.h"
 
+#include "bench_support.h"
+
 namespace {
 
 namespace kernels = attn::kernels;
 using Index = std::int64_t;
 using Clock = std::chrono::steady_clock;
 
-// ---- load from other processes --------------------------------------------------------
+using attn::bench::LoadMeter;
 
-// Seconds of CPU time spent by all processes (from /proc/stat) and by this one.
-double machine_busy_seconds() {
-  std::ifstream stat("/proc/stat");
-  std::string label;
-  double user = 0, nice = 0, system = 0, idle = 0, iowait = 0, irq = 0, softirq = 0;
-  stat >> label >> user >> nice >> system >> idle >> iowait >> irq >> softirq;
-  return (user + nice + system + irq + softirq) / 100.0;  // USER_HZ is 100 on Linux
-}
+// ---- FMA peak (bench_support.h) ------------------------------------------------------------
 
-double process_busy_seconds() {
-  rusage usage{};
-  getrusage(RUSAGE_SELF, &usage);
-  return double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) +
-         1e-6 * double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec);
-}
-
-// Measures wall time, this process's CPU time and how many cores others kept busy.
-class LoadMeter {
- public:
-  LoadMeter()
-      : start_(Clock::now()), machine_(machine_busy_seconds()), process_(process_busy_seconds()) {}
-  double seconds() const { return std::chrono::duration<double>(Clock::now() - start_).count(); }
-  double process_seconds() const { return process_busy_seconds() - process_; }
-  double other_cpus() const {
-    const double others = (machine_busy_seconds() - machine_) - process_seconds();
-    return std::max(0.0, others / seconds());
-  }
-
- private:
-  Clock::time_point start_;
-  double machine_, process_;
-};
-
-// ---- FMA peak (the loop of bench_gemm.cpp) -------------------------------------------------
-
-// Twelve independent accumulators hide the FMA latency on both FMA pipes.
-constexpr int kAccumulators = 12;
-constexpr double kFlopsPerStep = kAccumulators * 16 * 2;
-
-__attribute__((target("avx512f"))) float fma_peak_avx512(Index steps, float seed) {
-  __m512 accumulators[kAccumulators];
-  for (int index = 0; index < kAccumulators; ++index)
-    accumulators[index] = _mm512_set1_ps(seed + float(index));
-  const __m512 scale = _mm512_set1_ps(0.999999f);
-  const __m512 shift = _mm512_set1_ps(1e-6f);
-  for (Index step = 0; step < steps; ++step) {
-#pragma GCC unroll 12
-    for (int index = 0; index < kAccumulators; ++index) {
-      accumulators[index] = _mm512_fmadd_ps(accumulators[index], scale, shift);
-    }
-  }
-  alignas(64) float lanes[16 * kAccumulators];
-  for (int index = 0; index < kAccumulators; ++index)
-    _mm512_store_ps(lanes + 16 * index, accumulators[index]);
-  float total = 0;
-  for (float lane : lanes) total += lane;
-  return total;
-}
+using attn::bench::fma_peak_avx512;
+constexpr double kFlopsPerStep = attn::bench::kFmaFlopsPerStep;
 
 std::map<int, double> best_peak_gflops;  // by thread count, filled by BM_FmaPeak
 

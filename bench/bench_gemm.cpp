@@ -28,6 +28,8 @@
 
 #include "attn/kernels/gemm.h"
 
+#include "bench_support.h"
+
 namespace {
 
 using attn::kernels::GemmArgs;
@@ -37,68 +39,12 @@ using attn::kernels::GemmThreading;
 using Index = std::int64_t;
 using Clock = std::chrono::steady_clock;
 
-// ---- load from other processes --------------------------------------------------------
-
-// Seconds of CPU time spent by all processes (from /proc/stat) and by this one.
-double machine_busy_seconds() {
-  std::ifstream stat("/proc/stat");
-  std::string label;
-  double user = 0, nice = 0, system = 0, idle = 0, iowait = 0, irq = 0, softirq = 0, steal = 0;
-  stat >> label >> user >> nice >> system >> idle >> iowait >> irq >> softirq >> steal;
-  return (user + nice + system + irq + softirq) / 100.0;  // USER_HZ is 100 on Linux
-}
-
-double process_busy_seconds() {
-  rusage usage{};
-  getrusage(RUSAGE_SELF, &usage);
-  return double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) +
-         1e-6 * double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec);
-}
-
-// Measures wall time, this process's CPU time and how many cores other processes kept busy.
-class LoadMeter {
- public:
-  LoadMeter()
-      : start_(Clock::now()), machine_(machine_busy_seconds()), process_(process_busy_seconds()) {}
-  double seconds() const { return std::chrono::duration<double>(Clock::now() - start_).count(); }
-  double cpu_seconds() const { return process_busy_seconds() - process_; }
-  double other_cpus() const {
-    const double others = (machine_busy_seconds() - machine_) - (process_busy_seconds() - process_);
-    return std::max(0.0, others / seconds());
-  }
-
- private:
-  Clock::time_point start_;
-  double machine_, process_;
-};
+using attn::bench::LoadMeter;
 
 // ---- FMA peak ---------------------------------------------------------------------------
 
-// Twelve independent accumulator chains cover the FMA latency (4 cycles) times the FMA
-// throughput (one 512-bit FMA per cycle on Zen 4, two on Zen 5 and server Intel parts).
-// Each inner step is 12 vector FMAs of 16 lanes: 12 * 16 * 2 flops.
-constexpr int kAccumulators = 12;
-constexpr double kFlopsPerStep = kAccumulators * 16 * 2;
-
-__attribute__((target("avx512f"))) float fma_peak_avx512(Index steps, float seed) {
-  __m512 accumulators[kAccumulators];
-  for (int index = 0; index < kAccumulators; ++index)
-    accumulators[index] = _mm512_set1_ps(seed + float(index));
-  const __m512 scale = _mm512_set1_ps(0.999999f);
-  const __m512 shift = _mm512_set1_ps(1e-6f);
-  for (Index step = 0; step < steps; ++step) {
-#pragma GCC unroll 12
-    for (int index = 0; index < kAccumulators; ++index) {
-      accumulators[index] = _mm512_fmadd_ps(accumulators[index], scale, shift);
-    }
-  }
-  alignas(64) float lanes[16 * kAccumulators];
-  for (int index = 0; index < kAccumulators; ++index)
-    _mm512_store_ps(lanes + 16 * index, accumulators[index]);
-  float total = 0;
-  for (float lane : lanes) total += lane;
-  return total;
-}
+using attn::bench::fma_peak_avx512;
+constexpr double kFlopsPerStep = attn::bench::kFmaFlopsPerStep;
 
 std::map<int, double> best_peak_gflops;      // by thread count, filled by BM_FmaPeak
 double best_peak_gflops_per_cpu_second = 0;  // one core's peak, from CPU time
@@ -119,7 +65,7 @@ void BM_FmaPeak(benchmark::State& state, int threads) {
   const double flops = kFlopsPerStep * double(kSteps) * threads;
   const double gflops = flops * double(state.iterations()) / meter.seconds() / 1e9;
   const double gflops_per_cpu_second =
-      flops * double(state.iterations()) / meter.cpu_seconds() / 1e9;
+      flops * double(state.iterations()) / meter.process_seconds() / 1e9;
   // The framework's first short trial runs are too brief for per-thread CPU accounting.
   if (meter.seconds() > 0.1) {
     best_peak_gflops[threads] = std::max(best_peak_gflops[threads], gflops);
@@ -192,7 +138,7 @@ double problem_flops(const Problem& problem) {
 
 void set_counters(benchmark::State& state, double flops, int threads, const LoadMeter& meter) {
   const double total_gflops = flops * double(state.iterations()) / 1e9;
-  const double gflops_per_cpu_second = total_gflops / meter.cpu_seconds();
+  const double gflops_per_cpu_second = total_gflops / meter.process_seconds();
   state.counters["GFLOP/s"] =
       benchmark::Counter(flops / 1e9, benchmark::Counter::kIsIterationInvariantRate);
   state.counters["GFLOP/cpu_s"] = gflops_per_cpu_second;

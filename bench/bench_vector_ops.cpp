@@ -25,45 +25,15 @@
 #include "attn/core/parallel.h"
 #include "attn/kernels/vector_ops.h"
 
+#include "bench_support.h"
+
 namespace {
 
 namespace kernels = attn::kernels;
 using Index = std::int64_t;
 using Clock = std::chrono::steady_clock;
 
-// ---- load from other processes --------------------------------------------------------
-
-// Seconds of CPU time spent by all processes (from /proc/stat) and by this one.
-double machine_busy_seconds() {
-  std::ifstream stat("/proc/stat");
-  std::string label;
-  double user = 0, nice = 0, system = 0, idle = 0, iowait = 0, irq = 0, softirq = 0;
-  stat >> label >> user >> nice >> system >> idle >> iowait >> irq >> softirq;
-  return (user + nice + system + irq + softirq) / 100.0;  // USER_HZ is 100 on Linux
-}
-
-double process_busy_seconds() {
-  rusage usage{};
-  getrusage(RUSAGE_SELF, &usage);
-  return double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) +
-         1e-6 * double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec);
-}
-
-// Measures wall time and how many cores other processes kept busy meanwhile.
-class LoadMeter {
- public:
-  LoadMeter()
-      : start_(Clock::now()), machine_(machine_busy_seconds()), process_(process_busy_seconds()) {}
-  double other_cpus() const {
-    const double seconds = std::chrono::duration<double>(Clock::now() - start_).count();
-    const double others = (machine_busy_seconds() - machine_) - (process_busy_seconds() - process_);
-    return std::max(0.0, others / seconds);
-  }
-
- private:
-  Clock::time_point start_;
-  double machine_, process_;
-};
+using attn::bench::LoadMeter;
 
 // ---- problems ---------------------------------------------------------------------------
 
