@@ -31,7 +31,6 @@ namespace {
 
 namespace kernels = attn::kernels;
 using Index = std::int64_t;
-using Clock = std::chrono::steady_clock;
 
 using attn::bench::LoadMeter;
 
