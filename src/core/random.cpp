@@ -41,9 +41,7 @@ float philox_uniform(std::uint64_t seed, std::uint64_t offset, std::uint64_t ind
   // One Philox block yields four numbers; element i uses word i % 4 of block i / 4.
   std::uint64_t position = offset + index;
   PhiloxBlock block = philox4x32(seed, position / 4, 0);
-  std::uint32_t word = block.words[position % 4];
-  // The top 24 bits give every float in [0, 1) with spacing 2^-24.
-  return static_cast<float>(word >> 8) * (1.0f / 16777216.0f);
+  return philox_word_to_uniform(block.words[position % 4]);
 }
 
 Generator& default_generator() {

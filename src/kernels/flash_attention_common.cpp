@@ -124,7 +124,7 @@ void dropout_factors(const FlashAttentionParams<T>& params, std::uint64_t first_
   while (t < count) {
     const PhiloxBlock block = philox4x32(params.dropout_seed, position / 4, 0);
     for (std::uint64_t word = position % 4; word < 4 && t < count; ++word, ++t, ++position) {
-      const float uniform = float(block.words[word] >> 8) * (1.0f / 16777216.0f);
+      const float uniform = philox_word_to_uniform(block.words[word]);
       factors[t] = double(uniform) < probability ? T(0) : keep_scale;
     }
   }

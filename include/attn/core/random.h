@@ -12,7 +12,14 @@ struct PhiloxBlock {
 };
 PhiloxBlock philox4x32(std::uint64_t key, std::uint64_t counter_low, std::uint64_t counter_high);
 
-// Uniform float in [0, 1) for element `index` of the stream (seed, offset).
+// A uniform float in [0, 1) from one random word: the top 24 bits give every float of that
+// range with spacing 2^-24.
+inline float philox_word_to_uniform(std::uint32_t word) {
+  return static_cast<float>(word >> 8) * (1.0f / 16777216.0f);
+}
+
+// Uniform float in [0, 1) for element `index` of the stream (seed, offset): word index % 4
+// of Philox block (offset + index) / 4.
 float philox_uniform(std::uint64_t seed, std::uint64_t offset, std::uint64_t index);
 
 // The global generator: a seed and a running offset. Each random op takes a fresh range of
