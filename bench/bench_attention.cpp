@@ -14,10 +14,19 @@
 //   other_cpus       CPU time used by other processes during the benchmark, in cores
 // The scalar reference runs only on the small shapes (it takes minutes on the others).
 //
+// The op level ("op_reference", "op_fused") calls ops::attention on tensors, as a model
+// does: "op_reference" is attn's readable implementation (scores materialised, GEMM for QKᵀ
+// and PV, row softmax), "op_fused" the fused kernels plus the op's bookkeeping. Its
+// "forward+backward" pass builds the graph and runs the backward, so its FLOPs are 3.5
+// times the forward's.
+//
 // Memory mode, instead of the benchmarks:
-//   bench_attention --memory=N [--head-dim=D] [--additive]
-// runs one head of N queries and N keys forward and backward once and prints the peak
-// resident memory beyond the inputs and outputs (the kernels' workspace), from getrusage.
+//   bench_attention --memory=N [--head-dim=D] [--additive] [--heads=H]
+//                   [--op=reference|fused] [--forward-only]
+// runs N queries and N keys forward and backward once and prints the peak resident memory
+// beyond the inputs and outputs, from getrusage: the kernels' workspace, or with --op the
+// whole op (its intermediates and what autograd keeps for the backward). --additive uses
+// the additive score with attention size a = head_dim.
 //
 // Run with repetitions, e.g.
 //   bench_attention --benchmark_repetitions=5 --benchmark_report_aggregates_only=true
@@ -35,12 +44,17 @@
 #include <fstream>
 #include <functional>
 #include <map>
+#include <optional>
 #include <random>
 #include <string>
 #include <vector>
 
+#include "attn/autograd/grad_mode.h"
+#include "attn/core/parallel.h"
+#include "attn/core/tensor.h"
 #include "attn/kernels/flash_attention.h"
 #include "attn/kernels/flash_attention_reference.h"
+#include "attn/ops/attention.h"
 
 #include "bench_support.h"
 
@@ -99,6 +113,20 @@ const std::vector<Shape> kShapes = {
     {"B8_H8_N512_d64", 8, 8, 512, 512, 64, false},
     {"B1_H16_N2048_d128", 1, 16, 2048, 2048, 128, false},
     {"decode_B1_H8_Nq1_Nk4096_d64", 1, 8, 1, 4096, 64, true},
+};
+
+// Small problems for the op level only, where the Auto rule (src/ops/attention.cpp) chooses
+// between the two implementations: a model's training batch of short sentences (B32 H8), and
+// one decoding step of such a batch against a growing key/value cache (Nq = 1).
+const std::vector<Shape> kAutoRuleShapes = {
+    {"B32_H8_N8_d64", 32, 8, 8, 8, 64, false},
+    {"B32_H8_N16_d64", 32, 8, 16, 16, 64, false},
+    {"B32_H8_N32_d64", 32, 8, 32, 32, 64, false},
+    {"B32_H8_N64_d64", 32, 8, 64, 64, 64, false},
+    {"B32_H8_N128_d64", 32, 8, 128, 128, 64, false},
+    {"decode_B32_H8_Nq1_Nk8_d64", 32, 8, 1, 8, 64, false},
+    {"decode_B32_H8_Nq1_Nk32_d64", 32, 8, 1, 32, 64, false},
+    {"decode_B32_H8_Nq1_Nk128_d64", 32, 8, 1, 128, 64, false},
 };
 
 double forward_flops(const Shape& shape, bool causal) {
@@ -167,8 +195,59 @@ struct Problem {
 
 // ---- benchmarks -----------------------------------------------------------------------------
 
-enum class Pass { Forward, Backward };
-enum class Impl { Fused, Reference };
+enum class Pass { Forward, Backward, ForwardBackward };
+enum class Impl { Fused, Reference, OpReference, OpFused };
+
+const char* impl_name(Impl impl) {
+  switch (impl) {
+    case Impl::Fused: return "fused";
+    case Impl::Reference: return "reference";
+    case Impl::OpReference: return "op_reference";
+    case Impl::OpFused: return "op_fused";
+  }
+  return "?";
+}
+
+const char* pass_name(Pass pass) {
+  switch (pass) {
+    case Pass::Forward: return "forward";
+    case Pass::Backward: return "backward";
+    case Pass::ForwardBackward: return "forward+backward";
+  }
+  return "?";
+}
+
+// The same problem as attn tensors [B, H, N, d] for ops::attention.
+struct OpProblem {
+  attn::Tensor q, k, v, grad_out;
+  attn::ops::AttentionOptions options;
+
+  OpProblem(const Problem& problem, const Shape& shape, bool causal, Impl impl) {
+    q = tensor(problem.q, {shape.batch, shape.heads, shape.queries, shape.head_dim});
+    k = tensor(problem.k, {shape.batch, shape.heads, shape.keys, shape.head_dim});
+    v = tensor(problem.v, {shape.batch, shape.heads, shape.keys, shape.head_dim});
+    grad_out = tensor(problem.grad_out, {shape.batch, shape.heads, shape.queries, shape.head_dim});
+    options.mask.causal = causal;
+    options.impl = impl == Impl::OpFused ? attn::ops::AttentionImpl::Fused
+                                         : attn::ops::AttentionImpl::Reference;
+  }
+
+  void forward() {
+    attn::NoGradGuard no_grad;
+    benchmark::DoNotOptimize(attn::ops::attention(q, k, v, options).out.data<float>());
+  }
+
+  void forward_backward() {
+    for (attn::Tensor* input : {&q, &k, &v}) input->set_requires_grad(true);
+    attn::ops::attention(q, k, v, options).out.backward(grad_out);
+    for (attn::Tensor* input : {&q, &k, &v}) *input = input->detach();  // drops the gradients
+  }
+
+ private:
+  static attn::Tensor tensor(const std::vector<float>& values, attn::Shape shape) {
+    return attn::Tensor::from_vector<float>(shape, values);
+  }
+};
 
 void run_pass(Problem& problem, Pass pass, Impl impl) {
   if (pass == Pass::Forward) {
@@ -186,18 +265,37 @@ void run_pass(Problem& problem, Pass pass, Impl impl) {
   }
 }
 
+double pass_flops(const Shape& shape, bool causal, Pass pass) {
+  const double forward = forward_flops(shape, causal);
+  switch (pass) {
+    case Pass::Forward: return forward;
+    case Pass::Backward: return 2.5 * forward;
+    case Pass::ForwardBackward: return 3.5 * forward;
+  }
+  return forward;
+}
+
 void bench_attention(benchmark::State& state, Shape shape, bool causal, Pass pass, Impl impl,
                      int threads) {
   omp_set_num_threads(threads);
+  attn::set_num_threads(threads);
   Problem problem(shape.batch, shape.heads, shape.queries, shape.keys, shape.head_dim, causal);
-  kernels::flash_attention_forward(problem.params, problem.outputs());  // the backward's input
-  run_pass(problem, pass, impl);  // warm-up: pages, thread pools
+  const bool op_level = impl == Impl::OpReference || impl == Impl::OpFused;
+  std::optional<OpProblem> op_problem;
+  if (op_level) op_problem.emplace(problem, shape, causal, impl);
+  const auto run = [&] {
+    if (!op_level) return run_pass(problem, pass, impl);
+    if (pass == Pass::Forward) return op_problem->forward();
+    op_problem->forward_backward();
+  };
+  if (!op_level) kernels::flash_attention_forward(problem.params, problem.outputs());  // the backward's input
+  run();  // warm-up: pages, thread pools
   const LoadMeter meter;
   for (auto _ : state) {
-    run_pass(problem, pass, impl);
+    run();
     benchmark::ClobberMemory();
   }
-  const double flops = forward_flops(shape, causal) * (pass == Pass::Backward ? 2.5 : 1.0);
+  const double flops = pass_flops(shape, causal, pass);
   const double total = flops * double(state.iterations());
   state.counters["GFLOP/s"] =
       benchmark::Counter(flops / 1e9, benchmark::Counter::kIsIterationInvariantRate);
@@ -210,6 +308,17 @@ void bench_attention(benchmark::State& state, Shape shape, bool causal, Pass pas
 
 double maximum(const std::vector<double>& values) {
   return values.empty() ? 0.0 : *std::max_element(values.begin(), values.end());
+}
+
+void register_one(const Shape& shape, bool causal, Pass pass, Impl impl, int threads) {
+  const std::string name = std::string(pass_name(pass)) + "/" + impl_name(impl) + "/" +
+                           shape.name + (causal ? "/causal" : "/full") +
+                           "/threads:" + std::to_string(threads);
+  benchmark::RegisterBenchmark(name.c_str(), bench_attention, shape, causal, pass, impl, threads)
+      ->UseRealTime()
+      ->Unit(benchmark::kMillisecond)
+      ->MinTime(impl == Impl::Reference ? 0.01 : 0.5)
+      ->ComputeStatistics("max", maximum);
 }
 
 void register_benchmarks() {
@@ -226,17 +335,22 @@ void register_benchmarks() {
           if (impl == Impl::Reference && !shape.reference) continue;
           for (const int threads : {1, 2}) {
             if (impl == Impl::Reference && threads == 2) continue;  // single-threaded
-            const std::string name = std::string(pass == Pass::Forward ? "forward" : "backward") +
-                                     "/" + (impl == Impl::Fused ? "fused" : "reference") + "/" +
-                                     shape.name + (causal ? "/causal" : "/full") +
-                                     "/threads:" + std::to_string(threads);
-            benchmark::RegisterBenchmark(name.c_str(), bench_attention, shape, causal, pass, impl,
-                                         threads)
-                ->UseRealTime()
-                ->Unit(benchmark::kMillisecond)
-                ->MinTime(impl == Impl::Reference ? 0.01 : 0.5)
-                ->ComputeStatistics("max", maximum);
+            register_one(shape, causal, pass, impl, threads);
           }
+        }
+      }
+      for (const Pass pass : {Pass::Forward, Pass::ForwardBackward}) {
+        for (const Impl impl : {Impl::OpReference, Impl::OpFused}) {
+          for (const int threads : {1, 2}) register_one(shape, causal, pass, impl, threads);
+        }
+      }
+    }
+  }
+  for (const Shape& shape : kAutoRuleShapes) {
+    for (const bool causal : {false, true}) {
+      for (const Pass pass : {Pass::Forward, Pass::ForwardBackward}) {
+        for (const Impl impl : {Impl::OpReference, Impl::OpFused}) {
+          for (const int threads : {1, 2}) register_one(shape, causal, pass, impl, threads);
         }
       }
     }
@@ -276,18 +390,76 @@ int measure_memory(Index n, Index head_dim, bool additive) {
   return 0;
 }
 
-// --memory=N [--head-dim=D] [--additive]; returns false when not in memory mode.
+// The whole op, as a model runs it: ops::attention on tensors that need gradients, then the
+// backward. For the additive score the attention size a is head_dim.
+int measure_op_memory(Index n, Index heads, Index head_dim, bool additive, Impl impl,
+                      bool forward_only) {
+  namespace ops = attn::ops;
+  const auto random_tensor = [](attn::Shape shape, std::uint32_t seed) {
+    std::mt19937 generator(seed);
+    std::normal_distribution<float> normal;
+    attn::Tensor tensor = attn::Tensor::empty(shape, attn::DType::Float32);
+    float* values = tensor.data<float>();
+    for (std::int64_t i = 0; i < tensor.numel(); ++i) values[i] = 0.1f * normal(generator);
+    return tensor;
+  };
+  attn::Tensor q = random_tensor({1, heads, n, head_dim}, 1);
+  attn::Tensor k = random_tensor({1, heads, n, head_dim}, 2);
+  attn::Tensor v = random_tensor({1, heads, n, head_dim}, 3);
+  attn::Tensor grad_out = random_tensor({1, heads, n, head_dim}, 4);
+  ops::AttentionOptions options;
+  options.impl = impl == Impl::OpFused ? ops::AttentionImpl::Fused : ops::AttentionImpl::Reference;
+  if (additive) {
+    options.score = ops::Score::Additive;
+    options.parameters.w_q = random_tensor({head_dim, head_dim}, 5).set_requires_grad(true);
+    options.parameters.w_k = random_tensor({head_dim, head_dim}, 6).set_requires_grad(true);
+    options.parameters.v_a = random_tensor({head_dim}, 7).set_requires_grad(true);
+  }
+  for (attn::Tensor* input : {&q, &k, &v}) input->set_requires_grad(true);
+  const double inputs = peak_resident_mib();
+  const auto start = Clock::now();
+  double after_forward = 0;
+  {
+    attn::Tensor out = ops::attention(q, k, v, options).out;
+    after_forward = peak_resident_mib();
+    if (!forward_only) out.backward(grad_out);
+  }
+  const double after_backward = peak_resident_mib();
+  const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
+  std::printf(
+      "op %s %s N=%lld heads=%lld head_dim=%lld threads=%d: peak resident %.1f MiB, op memory "
+      "beyond its inputs %.1f MiB (forward %.1f MiB), %s %.1f s\n",
+      impl_name(impl), additive ? "additive" : "scaled_dot", (long long)n, (long long)heads,
+      (long long)head_dim, omp_get_max_threads(), after_backward, after_backward - inputs,
+      after_forward - inputs, forward_only ? "forward" : "forward+backward", seconds);
+  return 0;
+}
+
+// --memory=N [--head-dim=D] [--additive] [--heads=H] [--op=reference|fused] [--forward-only];
+// returns false when not in memory mode.
 bool memory_mode(int argc, char** argv, int& status) {
-  Index n = 0, head_dim = 64;
-  bool additive = false;
+  Index n = 0, head_dim = 64, heads = 1;
+  bool additive = false, forward_only = false;
+  std::string op;
   for (int index = 1; index < argc; ++index) {
     const std::string argument = argv[index];
     if (argument.rfind("--memory=", 0) == 0) n = std::stoll(argument.substr(9));
     if (argument.rfind("--head-dim=", 0) == 0) head_dim = std::stoll(argument.substr(11));
+    if (argument.rfind("--heads=", 0) == 0) heads = std::stoll(argument.substr(8));
+    if (argument.rfind("--op=", 0) == 0) op = argument.substr(5);
     if (argument == "--additive") additive = true;
+    if (argument == "--forward-only") forward_only = true;
   }
   if (n <= 0) return false;
-  status = measure_memory(n, head_dim, additive);
+  if (op.empty()) {
+    status = measure_memory(n, head_dim, additive);
+  } else if (op == "reference" || op == "fused") {
+    status = measure_op_memory(n, heads, head_dim, additive,
+                               op == "fused" ? Impl::OpFused : Impl::OpReference, forward_only);
+  } else {
+    std::fprintf(stderr, "bench_attention: --op must be reference or fused, got '%s'\n", op.c_str());
+    status = 2;
+  }
   return true;
 }
 

@@ -24,13 +24,20 @@ DEBIAN_PACKAGES=(
   libtomlplusplus-dev # config files
   libgtest-dev        # tests
   libbenchmark-dev    # benchmarks
+  libsentencepiece-dev # subword tokenizer
+  libsword-dev        # reads the Bible modules
+  sword-text-sparv    # Reina-Valera 1909 (Spanish), the translation source
+  sword-text-kjv      # King James Version with Strong's numbers, the target
+  sword-text-web      # World English Bible, a modern-English alternative target
+  r-cran-janeaustenr  # Jane Austen's six novels (exported with Rscript)
+  r-base-core         # Rscript, to export the novels
   python3
   python3-pip
 )
 
 # Only for --with-python: a virtual environment when the system Python is externally managed.
 PYTHON_DEBIAN_PACKAGES=(python3-venv)
-PYTHON_PACKAGES=(torch numpy safetensors)
+PYTHON_PACKAGES=(torch numpy safetensors sacrebleu sentencepiece)
 
 repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 

@@ -13,5 +13,7 @@ int run_guarded(const std::function<void()>& body);
 
 void add_demo_command(CLI::App& app);
 void add_attention_command(CLI::App& app);
+void add_data_command(CLI::App& app);
+void add_eval_command(CLI::App& app);
 
 }  // namespace attn::cli

@@ -12,6 +12,8 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", std::string(attn::cli::kVersion));
   attn::cli::add_demo_command(app);
   attn::cli::add_attention_command(app);
+  attn::cli::add_data_command(app);
+  attn::cli::add_eval_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& error) {

@@ -335,21 +335,23 @@ TEST(AttentionWeightsFromLse, FusedNeedWeightsMatchReference) {
 
 std::string node_name(const Tensor& out) { return out.grad_fn() ? out.grad_fn()->name : "none"; }
 
-TEST(AttentionAuto, PicksFusedFromSixtyFourKeysAndReferenceBelow) {
-  Inputs few = random_inputs({1, 1, 8, 63, 4, 4}, DType::Float32);
-  Inputs many = random_inputs({1, 1, 8, 64, 4, 4}, DType::Float32);
-  EXPECT_NE(node_name(ops::attention(few.q, few.k, few.v).out), "attention_fused");
-  EXPECT_EQ(node_name(ops::attention(many.q, many.k, many.v).out), "attention_fused");
-}
-
-TEST(AttentionAuto, PicksFusedWhenTheScoresWouldBeLarge) {
-  // Nk = 32 < 64, but the reference's [1, 8, 4096, 32, a = 5] float32 hidden layer would take
-  // 20 MiB (> 16 MiB).
+TEST(AttentionAuto, PicksFusedForSmallAndLargeProblems) {
+  for (std::int64_t keys : {1, 8, 63, 64, 300}) {
+    Inputs x = random_inputs({1, 1, 8, keys, 4, 4}, DType::Float32);
+    EXPECT_EQ(node_name(ops::attention(x.q, x.k, x.v).out), "attention_fused") << keys;
+  }
   ops::AttentionOptions options;
   options.score = Score::Additive;
   options.parameters = random_parameters(Score::Additive, 4, DType::Float32);
-  Inputs x = random_inputs({1, 8, 4096, 32, 4, 4}, DType::Float32);
+  Inputs x = random_inputs({2, 1, 1, 5, 4, 4}, DType::Float32);
   EXPECT_EQ(node_name(ops::attention(x.q, x.k, x.v, options).out), "attention_fused");
+}
+
+TEST(AttentionAuto, PicksReferenceWhenAsked) {
+  Inputs x = random_inputs({1, 1, 8, 64, 4, 4}, DType::Float32);
+  ops::AttentionOptions options;
+  options.impl = AttentionImpl::Reference;
+  EXPECT_NE(node_name(ops::attention(x.q, x.k, x.v, options).out), "attention_fused");
 }
 
 TEST(AttentionAuto, PicksReferenceWhenTheBiasNeedsAGradient) {
