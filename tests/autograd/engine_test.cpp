@@ -97,5 +97,26 @@ TEST(Autograd, LeafGradientIsNotSharedWithOtherTensors) {
   EXPECT_EQ(upstream.to_vector<double>(), (std::vector<double>{5, 5}));
 }
 
+TEST(Autograd, LeafGradientsOfOneSharedGradientAreSeparate) {
+  // The sum's backward hands the same gradient to both inputs.
+  Tensor x = parameter({1, 1});
+  Tensor z = parameter({2, 2});
+  (x + z).backward(Tensor::from_vector<double>({2}, {3, 3}));
+  EXPECT_FALSE(x.grad().storage() == z.grad().storage());
+  x.grad().data<double>()[0] = 0;
+  EXPECT_EQ(z.grad().to_vector<double>(), (std::vector<double>{3, 3}));
+}
+
+TEST(Autograd, FreshLeafGradientIsKeptWithoutACopy) {
+  // x * 2 makes a new gradient tensor for x alone: it becomes .grad as it is, and later
+  // accumulation still gives fresh sums.
+  Tensor x = parameter({1, 2});
+  ops::sum(x * 2.0).backward();
+  Tensor first = x.grad();
+  ops::sum(x * 2.0).backward();
+  EXPECT_EQ(first.to_vector<double>(), (std::vector<double>{2, 2}));
+  EXPECT_EQ(x.grad().to_vector<double>(), (std::vector<double>{4, 4}));
+}
+
 }  // namespace
 }  // namespace attn
