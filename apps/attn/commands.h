@@ -15,5 +15,7 @@ void add_demo_command(CLI::App& app);
 void add_attention_command(CLI::App& app);
 void add_data_command(CLI::App& app);
 void add_eval_command(CLI::App& app);
+void add_train_command(CLI::App& app);
+void add_translate_command(CLI::App& app);
 
 }  // namespace attn::cli

@@ -14,6 +14,8 @@ int main(int argc, char** argv) {
   attn::cli::add_attention_command(app);
   attn::cli::add_data_command(app);
   attn::cli::add_eval_command(app);
+  attn::cli::add_train_command(app);
+  attn::cli::add_translate_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& error) {

@@ -1,0 +1,109 @@
+// `attn train --config configs/NAME.toml [key=value ...] [--resume] [--max-minutes M]
+// [--max-steps N] [--run-dir DIR]`: trains the task the configuration describes
+// (tasks/registry.h) with train::Trainer. Any configuration key can be overridden with
+// key=value; --keys lists them all with their defaults.
+#include <iostream>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "attn/core/random.h"
+#include "attn/tasks/registry.h"
+#include "attn/train/trainer.h"
+#include "commands.h"
+
+namespace attn::cli {
+namespace {
+
+struct TrainOptions {
+  std::string config_path;
+  std::vector<std::string> overrides;
+  bool resume = false;
+  double max_minutes = -1;
+  std::int64_t max_steps = -1;
+  std::string run_dir;
+  bool list_keys = false;
+};
+
+std::string format_number(double value) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%.6g", value);
+  return text;
+}
+
+void print_result(const train::TrainResult& result, const train::TrainerOptions& options) {
+  std::cout << "stopped: " << train::stop_reason_name(result.reason) << " after " << result.steps
+            << " steps (" << format_number(result.elapsed_seconds / 60.0) << " min, "
+            << result.tokens << " tokens)\n";
+  if (result.best_score) {
+    std::cout << "best " << options.best_metric << ": " << format_number(*result.best_score)
+              << " at step " << result.best_step << " -> " << result.run.best_checkpoint().string()
+              << "\n";
+  }
+  if (result.last_validation) {
+    std::cout << "last validation: loss " << format_number(result.last_validation->loss);
+    for (const auto& [name, value] : result.last_validation->metrics) {
+      std::cout << ", " << name << " " << format_number(value);
+    }
+    std::cout << "\n";
+  }
+  std::cout << "last checkpoint: " << result.run.last_checkpoint().string() << "\n";
+}
+
+void run_train(TrainOptions options) {
+  if (options.max_minutes >= 0) {
+    options.overrides.push_back("train.max_minutes=" + format_number(options.max_minutes));
+  }
+  if (options.max_steps >= 0) {
+    options.overrides.push_back("train.max_steps=" + std::to_string(options.max_steps));
+  }
+  if (!options.run_dir.empty()) options.overrides.push_back("train.run_dir=" + options.run_dir);
+
+  const std::string kind = tasks::task_kind_of(options.config_path, options.overrides);
+  train::Schema schema = tasks::task_schema(kind);
+  if (options.list_keys) {
+    std::cout << schema.help();
+    return;
+  }
+  train::Config config = train::Config::load(options.config_path, schema);
+  config.apply_overrides(options.overrides);
+  train::TrainerOptions trainer_options = train::trainer_options(config);
+  trainer_options.resume = options.resume;
+  trainer_options.handle_interrupt = true;
+  train::check_options(trainer_options);
+
+  // The seed fixes initialisation and dropout; the trainer restores the generator on resume.
+  attn::manual_seed(static_cast<std::uint64_t>(config.get<std::int64_t>("train.seed")));
+  std::cout << "attn train: " << kind << " (" << options.config_path << ") -> "
+            << trainer_options.run_dir << (options.resume ? " (resuming)" : "") << "\n";
+  std::unique_ptr<train::Task> task = tasks::make_task(kind, config, options.resume, std::cout);
+  train::Trainer trainer(*task, trainer_options);
+  print_result(trainer.fit(), trainer_options);
+}
+
+}  // namespace
+
+void add_train_command(CLI::App& app) {
+  auto options = std::make_shared<TrainOptions>();
+  CLI::App* train = app.add_subcommand("train", "train a model from a configuration file");
+  train->add_option("--config", options->config_path, "the TOML configuration (configs/*.toml)")
+      ->required();
+  train->add_option("overrides", options->overrides,
+                    "configuration keys to override, as key=value (e.g. train.max_steps=100)");
+  train->add_flag("--resume", options->resume,
+                  "continue the run in train.run_dir exactly where it stopped");
+  train->add_option("--max-minutes", options->max_minutes,
+                    "stop after this many minutes of training (train.max_minutes)")
+      ->check(CLI::NonNegativeNumber);
+  train->add_option("--max-steps", options->max_steps, "stop after this many updates (train.max_steps)")
+      ->check(CLI::NonNegativeNumber);
+  train->add_option("--run-dir", options->run_dir, "where checkpoints and logs go (train.run_dir)");
+  train->add_flag("--keys", options->list_keys,
+                  "list every configuration key of the task with its default, then exit");
+  train->callback([options] {
+    int status = run_guarded([&] { run_train(*options); });
+    if (status != 0) throw CLI::RuntimeError(status);
+  });
+}
+
+}  // namespace attn::cli
