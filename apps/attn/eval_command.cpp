@@ -3,9 +3,10 @@
 // metrics of attn::metrics. The computations live in the library; this file reads the files,
 // checks that they line up, and prints. docs/EVALUATION.md describes the metrics.
 //
-// Each metric is an entry of kTextMetrics: a name for --metric and a function from the
-// loaded texts to a report. A metric that needs other inputs (a checkpoint, say) adds its
-// options in add_eval_command and its entry beside these.
+// Each metric is an entry of kMetrics: a name for --metric and a function from the inputs to
+// a report. The texts are read when a metric first asks for them, so a metric that needs
+// other inputs (a checkpoint and a text file, say) adds its options to EvalOptions and
+// add_eval_command, and its entry to kMetrics, without requiring --hyp and --ref.
 #include <algorithm>
 #include <cstdio>
 #include <filesystem>
@@ -13,6 +14,7 @@
 #include <iostream>
 #include <iterator>
 #include <memory>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -71,10 +73,9 @@ std::vector<std::string> split_lines(const std::string& content) {
   return lines;
 }
 
-TextFile read_text_file(const std::string& path, const std::string& role) {
+std::string read_content(const std::string& path, const std::string& role) {
   if (path == "-") {
-    std::string content{std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>()};
-    return {"<stdin>", split_lines(content)};
+    return {std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>()};
   }
   ATTN_CHECK(fs::exists(path), "eval: ", role, " file not found: ", path);
   ATTN_CHECK(!fs::is_directory(path), "eval: ", role, " file is a directory: ", path);
@@ -82,7 +83,16 @@ TextFile read_text_file(const std::string& path, const std::string& role) {
   ATTN_CHECK(stream.good(), "eval: cannot open ", role, " file ", path);
   std::stringstream content;
   content << stream.rdbuf();
-  return {path, split_lines(content.str())};
+  return content.str();
+}
+
+// Checks the encoding here, so that an error names the file.
+TextFile read_text_file(const std::string& path, const std::string& role) {
+  TextFile file{path == "-" ? "<stdin>" : path, split_lines(read_content(path, role))};
+  for (std::size_t i = 0; i < file.lines.size(); ++i) {
+    metrics::unicode::decode_utf8(file.lines[i], "eval: " + file.name + " line " + std::to_string(i + 1));
+  }
+  return file;
 }
 
 EvalTexts read_texts(const EvalOptions& options) {
@@ -114,14 +124,32 @@ metrics::BleuOptions bleu_options(const EvalOptions& options) {
   return bleu;
 }
 
-MetricReport report_bleu(const EvalTexts& texts, const EvalOptions& options) {
-  metrics::BleuScore score =
-      metrics::corpus_bleu(texts.hypotheses.lines, texts.reference_sets(), bleu_options(options));
+// What the metrics read: the options, and the texts, read on first use.
+class EvalInputs {
+ public:
+  explicit EvalInputs(const EvalOptions& options) : options_(options) {}
+  const EvalOptions& options() const { return options_; }
+  const EvalTexts& texts() {
+    if (!texts_) texts_ = read_texts(options_);
+    return *texts_;
+  }
+  const std::optional<EvalTexts>& texts_if_read() const { return texts_; }
+
+ private:
+  const EvalOptions& options_;
+  std::optional<EvalTexts> texts_;
+};
+
+MetricReport report_bleu(EvalInputs& inputs) {
+  const EvalTexts& texts = inputs.texts();
+  metrics::BleuScore score = metrics::corpus_bleu(texts.hypotheses.lines, texts.reference_sets(),
+                                                  bleu_options(inputs.options()));
   return {score.to_string() + "\n  signature: " + score.signature, score.to_json()};
 }
 
-MetricReport report_chrf(const EvalTexts& texts, const EvalOptions& options, int word_order) {
-  metrics::ChrfOptions chrf{.word_order = word_order, .lowercase = options.lowercase};
+MetricReport report_chrf(EvalInputs& inputs, int word_order) {
+  const EvalTexts& texts = inputs.texts();
+  metrics::ChrfOptions chrf{.word_order = word_order, .lowercase = inputs.options().lowercase};
   metrics::ChrfScore score = metrics::corpus_chrf(texts.hypotheses.lines, texts.reference_sets(), chrf);
   return {score.to_string() + "\n  signature: " + score.signature, score.to_json()};
 }
@@ -137,7 +165,8 @@ std::vector<std::string> trimmed(const std::vector<std::string>& lines) {
   return labels;
 }
 
-MetricReport report_accuracy(const EvalTexts& texts, const EvalOptions&) {
+MetricReport report_accuracy(EvalInputs& inputs) {
+  const EvalTexts& texts = inputs.texts();
   ATTN_CHECK(texts.references.size() == 1,
              "eval: accuracy compares with one file of gold labels, got ", texts.references.size(),
              " --ref files");
@@ -146,59 +175,78 @@ MetricReport report_accuracy(const EvalTexts& texts, const EvalOptions&) {
   return {result.to_string(), result.to_json()};
 }
 
-struct TextMetric {
+struct Metric {
   const char* name;  // as given to --metric, and the key in the --json output
-  MetricReport (*report)(const EvalTexts&, const EvalOptions&);
+  MetricReport (*report)(EvalInputs& inputs);
 };
 
-const TextMetric kTextMetrics[] = {
+const Metric kMetrics[] = {
     {"bleu", report_bleu},
-    {"chrf", [](const EvalTexts& t, const EvalOptions& o) { return report_chrf(t, o, 0); }},
-    {"chrf++", [](const EvalTexts& t, const EvalOptions& o) { return report_chrf(t, o, 2); }},
+    {"chrf", [](EvalInputs& inputs) { return report_chrf(inputs, 0); }},
+    {"chrf++", [](EvalInputs& inputs) { return report_chrf(inputs, 2); }},
     {"accuracy", report_accuracy},
 };
 
-const TextMetric& find_metric(const std::string& name) {
-  for (const TextMetric& metric : kTextMetrics) {
-    if (name == metric.name) return metric;
-  }
-  throw Error("eval: unknown metric '" + name + "' (expected bleu, chrf, chrf++ or accuracy)");
+std::vector<std::string> metric_names() {
+  std::vector<std::string> names;
+  for (const Metric& metric : kMetrics) names.emplace_back(metric.name);
+  return names;
 }
 
-void print_text(const EvalTexts& texts, const std::vector<MetricReport>& reports) {
-  std::string references;
-  for (const TextFile& file : texts.references) references += (references.empty() ? "" : ", ") + file.name;
-  std::printf("hypotheses: %s (%zu lines); references: %s\n", texts.hypotheses.name.c_str(),
-              texts.hypotheses.lines.size(), references.c_str());
+const Metric& find_metric(const std::string& name) {
+  for (const Metric& metric : kMetrics) {
+    if (name == metric.name) return metric;
+  }
+  throw Error("eval: unknown metric '" + name + "'");
+}
+
+// Each name once, in the order first given.
+std::vector<std::string> unique(const std::vector<std::string>& names) {
+  std::vector<std::string> unique_names;
+  for (const std::string& name : names) {
+    if (std::find(unique_names.begin(), unique_names.end(), name) == unique_names.end()) {
+      unique_names.push_back(name);
+    }
+  }
+  return unique_names;
+}
+
+void print_text(const std::optional<EvalTexts>& texts, const std::vector<MetricReport>& reports) {
+  if (texts) {
+    std::string references;
+    for (const TextFile& file : texts->references) {
+      references += (references.empty() ? "" : ", ") + file.name;
+    }
+    std::printf("hypotheses: %s (%zu lines); references: %s\n", texts->hypotheses.name.c_str(),
+                texts->hypotheses.lines.size(), references.c_str());
+  }
   for (const MetricReport& report : reports) std::printf("%s\n", report.text.c_str());
 }
 
-// {"lines": N, "<metric>": {...}, ...} in the order the metrics were asked for.
-void print_json(const EvalTexts& texts, const std::vector<std::string>& names,
+// {"lines": N, "<metric>": {...}, ...} in the order the metrics were asked for; "lines"
+// (the number of hypotheses) only when texts were read.
+void print_json(const std::optional<EvalTexts>& texts, const std::vector<std::string>& names,
                 const std::vector<MetricReport>& reports) {
-  std::string json = "{\"lines\": " + std::to_string(texts.hypotheses.lines.size());
+  std::vector<std::string> members;
+  if (texts) members.push_back("\"lines\": " + std::to_string(texts->hypotheses.lines.size()));
   for (std::size_t i = 0; i < reports.size(); ++i) {
-    json += ", \"" + names[i] + "\": " + reports[i].json;
+    members.push_back("\"" + names[i] + "\": " + reports[i].json);
   }
-  std::printf("%s}\n", json.c_str());
+  std::string json;
+  for (const std::string& member : members) json += (json.empty() ? "{" : ", ") + member;
+  std::printf("%s}\n", json.empty() ? "{" : json.c_str());
 }
 
-void run_eval(EvalOptions options) {
-  // Each metric once, in the order first asked for.
-  std::vector<std::string> names;
-  for (const std::string& name : options.metrics) {
-    if (std::find(names.begin(), names.end(), name) == names.end()) names.push_back(name);
-  }
-  options.metrics = names;
-  std::vector<const TextMetric*> chosen;
-  for (const std::string& name : options.metrics) chosen.push_back(&find_metric(name));
-  EvalTexts texts = read_texts(options);
+void run_eval(const EvalOptions& options) {
+  std::vector<std::string> names = unique(options.metrics.empty() ? std::vector<std::string>{"bleu"}
+                                                                  : options.metrics);
+  EvalInputs inputs(options);
   std::vector<MetricReport> reports;
-  for (const TextMetric* metric : chosen) reports.push_back(metric->report(texts, options));
+  for (const std::string& name : names) reports.push_back(find_metric(name).report(inputs));
   if (options.json) {
-    print_json(texts, options.metrics, reports);
+    print_json(inputs.texts_if_read(), names, reports);
   } else {
-    print_text(texts, reports);
+    print_text(inputs.texts_if_read(), reports);
   }
 }
 
@@ -211,7 +259,7 @@ void add_eval_command(CLI::App& app) {
   eval->add_option("--metric,-m", options->metrics,
                    "bleu, chrf, chrf++ or accuracy; repeat or separate with commas")
       ->delimiter(',')
-      ->check(CLI::IsMember({"bleu", "chrf", "chrf++", "accuracy"}))
+      ->check(CLI::IsMember(metric_names()))
       ->default_str("bleu");
   eval->add_option("--hyp", options->hypothesis_path,
                    "hypotheses (or predicted labels), one per line; - reads standard input");
@@ -222,7 +270,6 @@ void add_eval_command(CLI::App& app) {
       ->check(CLI::IsMember({"13a", "none"}));
   eval->add_flag("--json", options->json, "print one JSON object instead of text");
   eval->callback([options] {
-    if (options->metrics.empty()) options->metrics = {"bleu"};
     int status = run_guarded([&] { run_eval(*options); });
     if (status != 0) throw CLI::RuntimeError(status);
   });
