@@ -17,5 +17,7 @@ void add_data_command(CLI::App& app);
 void add_eval_command(CLI::App& app);
 void add_train_command(CLI::App& app);
 void add_translate_command(CLI::App& app);
+void add_classify_command(CLI::App& app);
+void add_generate_command(CLI::App& app);
 
 }  // namespace attn::cli

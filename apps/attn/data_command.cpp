@@ -80,20 +80,21 @@ void add_data_command(CLI::App& app) {
   CLI::App* data = app.add_subcommand("data", "corpora: export the Bible and Austen texts");
   data->require_subcommand(1);
   auto options = std::make_shared<FetchOptions>();
-  CLI::App* fetch = data->add_subcommand(
-      "fetch", "export a corpus from its installed Debian package into plain files "
-               "(formats: docs/DATA.md)");
+  CLI::App* fetch =
+      data->add_subcommand("fetch",
+                           "export a corpus from its installed Debian package into plain files "
+                           "(formats: docs/DATA.md)");
   fetch->add_option("corpus", options->corpus, "bible or austen")
       ->required()
       ->check(CLI::IsMember({"bible", "austen"}));
-  fetch->add_option("--out", options->out,
-                    "output directory (default data/bible or data/austen)");
+  fetch->add_option("--out", options->out, "output directory (default data/bible or data/austen)");
   fetch->add_option("--target", options->target, "bible: English target, kjv or web")
       ->check(CLI::IsMember({"kjv", "web"}));
   fetch->add_option("--books", options->books,
                     "bible: only these books, comma-separated (e.g. \"Ruth,Jonah,1 John\")");
-  fetch->add_option("--passage-words", options->passage_words,
-                    "austen: words per classification passage")
+  fetch
+      ->add_option("--passage-words", options->passage_words,
+                   "austen: words per classification passage")
       ->check(CLI::PositiveNumber);
   fetch->callback([options] {
     int status = run_guarded([&] {

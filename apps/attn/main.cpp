@@ -16,6 +16,8 @@ int main(int argc, char** argv) {
   attn::cli::add_eval_command(app);
   attn::cli::add_train_command(app);
   attn::cli::add_translate_command(app);
+  attn::cli::add_classify_command(app);
+  attn::cli::add_generate_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& error) {

@@ -6,11 +6,13 @@
 #include <filesystem>
 
 #include "attn/core/error.h"
+#include "attn/tasks/classification.h"
+#include "attn/tasks/language_modeling.h"
 #include "attn/tasks/translation.h"
 
 namespace attn::tasks {
 
-std::vector<std::string> task_kinds() { return {"translation"}; }
+std::vector<std::string> task_kinds() { return {"translation", "classification", "language_model"}; }
 
 namespace {
 
@@ -50,12 +52,16 @@ std::string task_kind_of(const std::string& config_path, const std::vector<std::
 
 train::Schema task_schema(const std::string& kind) {
   check_kind(kind, "task_schema");
+  if (kind == "classification") return classification_schema();
+  if (kind == "language_model") return language_model_schema();
   return translation_schema();
 }
 
 std::unique_ptr<train::Task> make_task(const std::string& kind, const train::Config& config,
                                        bool resume, std::ostream& log) {
   check_kind(kind, "make_task");
+  if (kind == "classification") return std::make_unique<ClassificationTask>(config, resume, log);
+  if (kind == "language_model") return std::make_unique<LanguageModelTask>(config, resume, log);
   return std::make_unique<TranslationTask>(config, resume, log);
 }
 
