@@ -1,12 +1,15 @@
-// `attn train --config configs/NAME.toml [key=value ...] [--resume] [--max-minutes M]
-// [--max-steps N] [--run-dir DIR]`: trains the task the configuration describes
-// (tasks/registry.h) with train::Trainer. Any configuration key can be overridden with
-// key=value; --keys lists them all with their defaults.
+// `attn train --config configs/NAME.toml [key=value ...] [--max-minutes M] [--max-steps N]
+// [--run-dir DIR]` trains the task the configuration describes (tasks/registry.h) with
+// train::Trainer; `attn train --resume RUN_DIR [key=value ...]` continues a stopped run
+// from its own resolved configuration (RUN_DIR/config.toml). Any configuration key can be
+// overridden with key=value; --keys lists them all with their defaults.
+#include <filesystem>
 #include <iostream>
 #include <memory>
 #include <string>
 #include <vector>
 
+#include "attn/core/error.h"
 #include "attn/core/random.h"
 #include "attn/tasks/registry.h"
 #include "attn/train/trainer.h"
@@ -18,7 +21,7 @@ namespace {
 struct TrainOptions {
   std::string config_path;
   std::vector<std::string> overrides;
-  bool resume = false;
+  std::string resume_dir;
   double max_minutes = -1;
   std::int64_t max_steps = -1;
   std::string run_dir;
@@ -51,6 +54,13 @@ void print_result(const train::TrainResult& result, const train::TrainerOptions&
 }
 
 void run_train(TrainOptions options) {
+  const bool resume = !options.resume_dir.empty();
+  if (resume) {
+    // The run's own configuration, so that the resumed run is the same run.
+    options.config_path = (std::filesystem::path(options.resume_dir) / "config.toml").string();
+    options.run_dir = options.resume_dir;
+  }
+  if (options.config_path.empty()) throw Error("train: --config is required (or --resume RUN_DIR)");
   if (options.max_minutes >= 0) {
     options.overrides.push_back("train.max_minutes=" + format_number(options.max_minutes));
   }
@@ -68,15 +78,15 @@ void run_train(TrainOptions options) {
   train::Config config = train::Config::load(options.config_path, schema);
   config.apply_overrides(options.overrides);
   train::TrainerOptions trainer_options = train::trainer_options(config);
-  trainer_options.resume = options.resume;
+  trainer_options.resume = resume;
   trainer_options.handle_interrupt = true;
   train::check_options(trainer_options);
 
   // The seed fixes initialisation and dropout; the trainer restores the generator on resume.
   attn::manual_seed(static_cast<std::uint64_t>(config.get<std::int64_t>("train.seed")));
   std::cout << "attn train: " << kind << " (" << options.config_path << ") -> "
-            << trainer_options.run_dir << (options.resume ? " (resuming)" : "") << "\n";
-  std::unique_ptr<train::Task> task = tasks::make_task(kind, config, options.resume, std::cout);
+            << trainer_options.run_dir << (resume ? " (resuming)" : "") << "\n";
+  std::unique_ptr<train::Task> task = tasks::make_task(kind, config, resume, std::cout);
   train::Trainer trainer(*task, trainer_options);
   print_result(trainer.fit(), trainer_options);
 }
@@ -86,12 +96,12 @@ void run_train(TrainOptions options) {
 void add_train_command(CLI::App& app) {
   auto options = std::make_shared<TrainOptions>();
   CLI::App* train = app.add_subcommand("train", "train a model from a configuration file");
-  train->add_option("--config", options->config_path, "the TOML configuration (configs/*.toml)")
-      ->required();
+  train->add_option("--config", options->config_path, "the TOML configuration (configs/*.toml)");
   train->add_option("overrides", options->overrides,
                     "configuration keys to override, as key=value (e.g. train.max_steps=100)");
-  train->add_flag("--resume", options->resume,
-                  "continue the run in train.run_dir exactly where it stopped");
+  train->add_option("--resume", options->resume_dir,
+                    "continue the run in this directory exactly where it stopped, with its "
+                    "configuration (RUN_DIR/config.toml) and any overrides");
   train->add_option("--max-minutes", options->max_minutes,
                     "stop after this many minutes of training (train.max_minutes)")
       ->check(CLI::NonNegativeNumber);
