@@ -38,6 +38,20 @@ TEST(Dropout, MasksRepeatForTheSameSeedAndAdvanceBetweenCalls) {
   EXPECT_NE(mask, a.forward(x).to_vector<float>());
 }
 
+TEST(Dropout, ElementIUsesPositionOffsetPlusIOfThePhiloxStream) {
+  // Offsets that are not multiples of 4 start inside a Philox block.
+  for (std::uint64_t skip : {0, 1, 3, 6}) {
+    Generator generator(11);
+    generator.reserve(skip);
+    Dropout dropout(0.5, generator);
+    std::vector<float> y = dropout.forward(Tensor::ones({37})).to_vector<float>();
+    for (std::size_t i = 0; i < y.size(); ++i) {
+      bool kept = philox_uniform(11, skip, i) >= 0.5f;
+      EXPECT_EQ(y[i], kept ? 2.0f : 0.0f) << "skip " << skip << ", element " << i;
+    }
+  }
+}
+
 TEST(Dropout, RejectsInvalidProbability) {
   EXPECT_THROW(Dropout(1.0), Error);
   EXPECT_THROW(Dropout(-0.1), Error);
