@@ -34,10 +34,11 @@ std::string format_number(double value) {
   return text;
 }
 
-void print_result(const train::TrainResult& result, const train::TrainerOptions& options) {
+void print_result(const train::TrainResult& result, const train::TrainerOptions& options,
+                  const std::string& unit) {
   std::cout << "stopped: " << train::stop_reason_name(result.reason) << " after " << result.steps
             << " steps (" << format_number(result.elapsed_seconds / 60.0) << " min, "
-            << result.tokens << " tokens)\n";
+            << result.tokens << (unit == "ex" ? " examples" : " tokens") << ")\n";
   if (result.best_score) {
     std::cout << "best " << options.best_metric << ": " << format_number(*result.best_score)
               << " at step " << result.best_step << " -> " << result.run.best_checkpoint().string()
@@ -88,7 +89,7 @@ void run_train(TrainOptions options) {
             << trainer_options.run_dir << (resume ? " (resuming)" : "") << "\n";
   std::unique_ptr<train::Task> task = tasks::make_task(kind, config, resume, std::cout);
   train::Trainer trainer(*task, trainer_options);
-  print_result(trainer.fit(), trainer_options);
+  print_result(trainer.fit(), trainer_options, task->unit_name());
 }
 
 }  // namespace

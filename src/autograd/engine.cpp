@@ -75,10 +75,36 @@ Tensor initial_gradient(const Tensor& root, const Tensor& grad_output) {
   return grad_output.to(root.dtype());
 }
 
+// For a node with an AccumulateFunction whose input is not a leaf: adds the gradient straight
+// into the input's pending gradient, made (zero-filled) or copied first when it is missing
+// or shared. Returns false when the node's ordinary backward must run instead.
+bool accumulate_into_pending(Node* node, const Tensor& gradient,
+                             std::unordered_map<Node*, Tensor>& pending) {
+  if (!node->accumulate || node->inputs.size() != 1) return false;
+  const Tensor& input = node->inputs[0];
+  if (!input.defined() || !input.requires_grad() || input.is_leaf()) return false;
+  Tensor& slot = pending[input.grad_fn().get()];
+  if (!slot.defined()) {
+    slot = Tensor::zeros(input.shape(), input.dtype());
+  } else if (!exclusively_owned(slot) || slot.dtype() != input.dtype()) {
+    slot = slot.contiguous().clone();
+  }
+  node->accumulate(gradient, slot);
+  return true;
+}
+
 void propagate(Node* node, const Tensor& gradient, std::unordered_map<Node*, Tensor>& pending,
                bool retain_graph) {
   ATTN_CHECK(node->backward != nullptr, "backward: the graph through '", node->name,
              "' was already used by an earlier backward; pass retain_graph to run it twice");
+  if (accumulate_into_pending(node, gradient, pending)) {
+    if (!retain_graph) {
+      node->backward = nullptr;
+      node->accumulate = nullptr;
+      node->inputs.clear();
+    }
+    return;
+  }
   std::vector<Tensor> input_gradients = node->backward(gradient);
   ATTN_ASSERT(input_gradients.size() == node->inputs.size(), node->name);
   for (std::size_t i = 0; i < node->inputs.size(); ++i) {
@@ -96,6 +122,7 @@ void propagate(Node* node, const Tensor& gradient, std::unordered_map<Node*, Ten
   }
   if (!retain_graph) {
     node->backward = nullptr;
+    node->accumulate = nullptr;
     node->inputs.clear();
   }
 }

@@ -27,4 +27,11 @@ Tensor record(Tensor output, std::string name, std::vector<Tensor> inputs,
   return output;
 }
 
+Tensor record(Tensor output, std::string name, const Tensor& input, BackwardFunction backward,
+              AccumulateFunction accumulate) {
+  output = record(std::move(output), std::move(name), {input}, std::move(backward));
+  if (output.grad_fn() != nullptr) output.grad_fn()->accumulate = std::move(accumulate);
+  return output;
+}
+
 }  // namespace attn::autograd

@@ -4,6 +4,7 @@
 
 #include <numeric>
 
+#include "attn/ops/elementwise.h"
 #include "attn/ops/reduce.h"
 #include "internal.h"
 
@@ -92,12 +93,17 @@ Tensor slice(const Tensor& x, std::int64_t dim, std::int64_t start, std::int64_t
              std::int64_t step) {
   check_defined(x, "slice", "input");
   Shape input_shape = x.shape();
-  return record(raw_slice(x, dim, start, end, step), "slice", {x},
-                [=](const Tensor& gradient) {
-                  return std::vector<Tensor>{scatter_into_zeros(
-                      gradient, input_shape,
-                      [&](const Tensor& full) { return raw_slice(full, dim, start, end, step); })};
-                });
+  return record(
+      raw_slice(x, dim, start, end, step), "slice", x,
+      [=](const Tensor& gradient) {
+        return std::vector<Tensor>{scatter_into_zeros(
+            gradient, input_shape,
+            [&](const Tensor& full) { return raw_slice(full, dim, start, end, step); })};
+      },
+      [=](const Tensor& gradient, Tensor& input_gradient) {
+        Tensor part = raw_slice(input_gradient, dim, start, end, step);
+        part.copy_from(ops::add(part, gradient));  // under no-grad: plain arithmetic
+      });
 }
 
 Tensor select(const Tensor& x, std::int64_t dim, std::int64_t index) {

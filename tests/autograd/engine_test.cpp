@@ -118,5 +118,22 @@ TEST(Autograd, FreshLeafGradientIsKeptWithoutACopy) {
   EXPECT_EQ(x.grad().to_vector<double>(), (std::vector<double>{4, 4}));
 }
 
+TEST(Autograd, SlicesOfOneTensorAccumulateIntoOneGradient) {
+  // y is an op output (not a leaf), read whole once and row by row: the rows' gradients are
+  // added into y's pending gradient in place, whatever order the nodes run in.
+  Tensor x = Tensor::from_vector<double>({4, 3}, std::vector<double>(12, 1.0));
+  x.set_requires_grad(true);
+  Tensor y = x * 2.0;
+  for (bool retain : {true, false}) {
+    x.zero_grad();
+    Tensor loss = ops::sum(y);
+    for (std::int64_t t = 0; t < 4; ++t) loss = loss + ops::sum(ops::select(y, 0, t) * double(t));
+    autograd::backward(loss, Tensor(), {.retain_graph = retain});
+    std::vector<double> expected;
+    for (int t = 0; t < 4; ++t) expected.insert(expected.end(), 3, 2.0 * (t + 1));
+    EXPECT_EQ(x.grad().to_vector<double>(), expected) << "retain_graph " << retain;
+  }
+}
+
 }  // namespace
 }  // namespace attn

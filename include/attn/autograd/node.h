@@ -17,10 +17,18 @@ namespace attn::autograd {
 // Returns one gradient per input, in order; an undefined tensor means "no gradient".
 using BackwardFunction = std::function<std::vector<Tensor>(const Tensor& grad_output)>;
 
+// Optional, for ops whose output is a part of their single input (slice, select): adds the
+// gradient of the output into `input_gradient`, a full-size, contiguous gradient of the
+// input that the engine owns. A loop that takes T slices of one tensor (an RNN over its
+// time steps) then costs O(size) in the backward instead of O(T · size): no zero-filled
+// full-size gradient per slice, and no full-size sum per slice.
+using AccumulateFunction = std::function<void(const Tensor& grad_output, Tensor& input_gradient)>;
+
 struct Node {
   std::string name;            // e.g. "matmul", used in error messages
   std::vector<Tensor> inputs;  // the op's inputs
   BackwardFunction backward;   // emptied once run, unless the graph is retained
+  AccumulateFunction accumulate;  // may be empty; see above
 };
 
 // True when grad mode is on and any of the tensors requires a gradient.
@@ -31,5 +39,9 @@ bool any_requires_grad(const std::vector<Tensor>& inputs);
 // itself (capture output.detach() instead).
 Tensor record(Tensor output, std::string name, std::vector<Tensor> inputs,
               BackwardFunction backward);
+// The same for a single-input op that also gives an AccumulateFunction; `backward` remains
+// the rule for the cases the engine does not accumulate (a leaf input, a shared buffer).
+Tensor record(Tensor output, std::string name, const Tensor& input, BackwardFunction backward,
+              AccumulateFunction accumulate);
 
 }  // namespace attn::autograd
