@@ -1,0 +1,198 @@
+// The three data movements around the Transformer's GEMMs, as differentiable operations
+// that copy whole rows:
+//   linear       y = x W[rows]ᵀ + b[rows]: the bias rides in the GEMM (beta = 1), its
+//                gradient is one GEMM with a ones vector, and a block of rows of a packed
+//                weight (in_proj_weight) is used in place, with no slice copy;
+//   head_part    one of Q, K, V of a packed [B, N, parts·E] projection as a [B, H, N, d]
+//                view (no copy; the attention kernel reads strided rows);
+//   merge_heads  [B, H, N, d] -> [B, N, H·d], row by row.
+// They compute what ops::linear, ops::slice, ops::reshape and ops::permute would, and the
+// PyTorch parity tests check them in float64 to 1e-10.
+#include <algorithm>
+#include <cstring>
+
+#include "attn/autograd/node.h"
+#include "attn/kernels/gemm.h"
+#include "attn/ops/views.h"
+#include "transformer_internal.h"
+
+namespace attn::models::detail {
+namespace {
+
+template <typename Function>
+auto dispatch(DType dtype, const char* op, Function&& function) {
+  ATTN_CHECK(dtype == DType::Float32 || dtype == DType::Float64, op,
+             ": expected float32 or float64, got ", dtype_name(dtype));
+  if (dtype == DType::Float32) return function(float{});
+  return function(double{});
+}
+
+// C [m, n] (+)= op(A) op(B), row-major, no batch.
+template <typename T>
+void gemm(std::int64_t m, std::int64_t n, std::int64_t k, bool transpose_a, const T* a,
+          std::int64_t lda, bool transpose_b, const T* b, std::int64_t ldb, T beta, T* c,
+          std::int64_t ldc) {
+  kernels::GemmArgs<T> args;
+  args.m = m, args.n = n, args.k = k;
+  args.transpose_a = transpose_a, args.transpose_b = transpose_b;
+  args.a = a, args.lda = lda, args.b = b, args.ldb = ldb;
+  args.beta = beta;
+  args.c = c, args.ldc = ldc;
+  kernels::gemm(args);
+}
+
+// The gradients of linear for one dtype. weight_rows_grad / bias_grad are full-size
+// tensors, zero outside rows [row_begin, row_end).
+template <typename T>
+std::vector<Tensor> linear_backward(const Tensor& gradient, const Tensor& input,
+                                    const Tensor& weight, bool has_bias, bool input_needs_grad,
+                                    std::int64_t row_begin, std::int64_t row_end) {
+  const std::int64_t in = weight.size(1), out = row_end - row_begin;
+  const std::int64_t rows = input.numel() / in;
+  const bool whole = row_begin == 0 && row_end == weight.size(0);
+  Tensor grad_output = gradient.contiguous();  // [rows, out]
+  const T* dy = grad_output.data<T>();
+  std::vector<Tensor> grads;
+  if (input_needs_grad) {
+    // dx [rows, in] = dy [rows, out] · W[rows] [out, in]
+    Tensor grad_input = Tensor::empty(input.shape(), dtype_of<T>());
+    gemm<T>(rows, in, out, false, dy, out, false, weight.data<T>() + row_begin * in, in, T(0),
+            grad_input.data<T>(), in);
+    grads.push_back(grad_input);
+  } else {
+    grads.push_back(Tensor());
+  }
+  // dW[rows] [out, in] = dyᵀ [out, rows] · x [rows, in]
+  Tensor grad_weight = whole ? Tensor::empty(weight.shape(), dtype_of<T>())
+                             : Tensor::zeros(weight.shape(), dtype_of<T>());
+  gemm<T>(out, in, rows, true, dy, out, false, input.data<T>(), in, T(0),
+          grad_weight.data<T>() + row_begin * in, in);
+  grads.push_back(grad_weight);
+  if (has_bias) {
+    // db[rows] [1, out] = 1ᵀ [1, rows] · dy [rows, out]
+    Tensor ones = Tensor::ones({rows}, dtype_of<T>());
+    Tensor grad_bias = whole ? Tensor::empty({weight.size(0)}, dtype_of<T>())
+                             : Tensor::zeros({weight.size(0)}, dtype_of<T>());
+    gemm<T>(1, out, rows, false, ones.data<T>(), rows, false, dy, out, T(0),
+            grad_bias.data<T>() + row_begin, out);
+    grads.push_back(grad_bias);
+  }
+  return grads;
+}
+
+// Copies row blocks of `length` elements: destination + to(i) <- source + from(i), i < count.
+// Parallel above about a megabyte: below that, waking a second thread costs more than it saves.
+constexpr std::size_t kParallelBytes = 1 << 20;
+
+template <typename From, typename To>
+void copy_rows(const std::byte* source, std::byte* destination, std::int64_t count,
+               std::size_t row_bytes, std::size_t element, From&& from, To&& to) {
+#pragma omp parallel for schedule(static) if (count * row_bytes > kParallelBytes)
+  for (std::int64_t i = 0; i < count; ++i) {
+    std::memcpy(destination + to(i) * element, source + from(i) * element, row_bytes);
+  }
+}
+
+}  // namespace
+
+Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias, std::int64_t row_begin,
+              std::int64_t row_end) {
+  if (row_end < 0) row_end = weight.size(0);
+  ATTN_CHECK(weight.dim() == 2 && weight.is_contiguous() && row_begin >= 0 &&
+                 row_begin <= row_end && row_end <= weight.size(0),
+             "linear: expected a contiguous weight [out, in] and rows within it, got ",
+             weight.describe(), " rows [", row_begin, ", ", row_end, ")");
+  ATTN_CHECK(x.dim() >= 1 && x.size(-1) == weight.size(1) && x.dtype() == weight.dtype(),
+             "linear: input ", x.describe(), " does not match the weight ", weight.describe());
+  ATTN_CHECK(!bias.defined() || (bias.dim() == 1 && bias.size(0) == weight.size(0) &&
+                                 bias.is_contiguous() && bias.dtype() == weight.dtype()),
+             "linear: expected a bias [", weight.size(0), "], got ", bias.describe());
+  Tensor input = x.is_contiguous() ? x : ops::contiguous(x);
+  const std::int64_t in = weight.size(1), out = row_end - row_begin;
+  const std::int64_t rows = input.numel() / std::max<std::int64_t>(in, 1);
+  Shape shape = x.shape();
+  shape.back() = out;
+  Tensor y = Tensor::empty(shape, x.dtype());
+  dispatch(x.dtype(), "linear", [&](auto tag) {
+    using T = decltype(tag);
+    T* destination = y.data<T>();
+    if (bias.defined()) {
+      const T* bias_rows = bias.data<T>() + row_begin;
+#pragma omp parallel for schedule(static) if (rows * out * sizeof(T) > kParallelBytes)
+      for (std::int64_t r = 0; r < rows; ++r) {
+        std::memcpy(destination + r * out, bias_rows, out * sizeof(T));
+      }
+    }
+    gemm<T>(rows, out, in, false, input.data<T>(), in, true, weight.data<T>() + row_begin * in, in,
+            T(bias.defined() ? 1 : 0), destination, out);
+    return 0;
+  });
+  std::vector<Tensor> inputs{input, weight};
+  if (bias.defined()) inputs.push_back(bias);
+  const bool input_needs_grad = autograd::any_requires_grad({input});
+  Tensor saved_input = input.detach(), saved_weight = weight.detach();
+  const bool has_bias = bias.defined();
+  return autograd::record(y, "linear", inputs, [=](const Tensor& gradient) {
+    return dispatch(gradient.dtype(), "linear", [&](auto tag) {
+      return linear_backward<decltype(tag)>(gradient, saved_input, saved_weight, has_bias,
+                                            input_needs_grad, row_begin, row_end);
+    });
+  });
+}
+
+Tensor head_part(const Tensor& x, std::int64_t parts, std::int64_t part, std::int64_t num_heads) {
+  ATTN_CHECK(x.dim() == 3 && x.is_contiguous() && x.size(2) % (parts * num_heads) == 0,
+             "head_part: expected a contiguous [B, N, parts·E], got ", x.describe());
+  const std::int64_t batch = x.size(0), length = x.size(1), width = x.size(2);
+  const std::int64_t embed_dim = width / parts, head_dim = embed_dim / num_heads;
+  // [B, H, N, d] over [B, N, parts·E]: head h of part p is columns p·E + h·d ...
+  Tensor view =
+      x.detach().as_strided({batch, num_heads, length, head_dim},
+                            {length * width, head_dim, width, 1}, x.offset() + part * embed_dim);
+  Shape input_shape = x.shape();
+  DType dtype = x.dtype();
+  return autograd::record(view, "head_part", {x}, [=](const Tensor& gradient) {
+    Tensor grad_heads = gradient.contiguous();  // [B, H, N, d]
+    // Every element belongs to some part; with one part all are written.
+    Tensor grad_input =
+        parts == 1 ? Tensor::empty(input_shape, dtype) : Tensor::zeros(input_shape, dtype);
+    const std::size_t element = dtype_size(dtype);
+    copy_rows(
+        static_cast<const std::byte*>(grad_heads.raw_data()),
+        static_cast<std::byte*>(grad_input.raw_data()), batch * num_heads * length,
+        head_dim * element, element, [&](std::int64_t i) { return i * head_dim; },
+        [&](std::int64_t i) {
+          std::int64_t n = i % length, h = (i / length) % num_heads, b = i / (length * num_heads);
+          return (b * length + n) * width + part * embed_dim + h * head_dim;
+        });
+    return std::vector<Tensor>{grad_input};
+  });
+}
+
+Tensor merge_heads(const Tensor& heads) {
+  ATTN_CHECK(heads.dim() == 4, "merge_heads: expected [B, H, N, d], got ", heads.describe());
+  Tensor source = heads.contiguous();
+  const std::int64_t batch = heads.size(0), num_heads = heads.size(1), length = heads.size(2),
+                     head_dim = heads.size(3), width = num_heads * head_dim;
+  const std::size_t element = dtype_size(heads.dtype());
+  auto merged_offset = [=](std::int64_t i) {  // row i of [B, H, N] -> its place in [B, N, E]
+    std::int64_t n = i % length, h = (i / length) % num_heads, b = i / (length * num_heads);
+    return (b * length + n) * width + h * head_dim;
+  };
+  auto head_offset = [=](std::int64_t i) { return i * head_dim; };
+  Tensor merged = Tensor::empty({batch, length, width}, heads.dtype());
+  copy_rows(static_cast<const std::byte*>(source.raw_data()),
+            static_cast<std::byte*>(merged.raw_data()), batch * num_heads * length,
+            head_dim * element, element, head_offset, merged_offset);
+  Shape heads_shape = heads.shape();
+  return autograd::record(merged, "merge_heads", {heads}, [=](const Tensor& gradient) {
+    Tensor grad_merged = gradient.contiguous();
+    Tensor grad_heads = Tensor::empty(heads_shape, grad_merged.dtype());
+    copy_rows(static_cast<const std::byte*>(grad_merged.raw_data()),
+              static_cast<std::byte*>(grad_heads.raw_data()), batch * num_heads * length,
+              head_dim * element, element, merged_offset, head_offset);
+    return std::vector<Tensor>{grad_heads};
+  });
+}
+
+}  // namespace attn::models::detail
