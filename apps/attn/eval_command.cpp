@@ -20,7 +20,9 @@
 #include <vector>
 
 #include "attn/core/error.h"
+#include "attn/data/text_files.h"
 #include "attn/metrics/metrics.h"
+#include "attn/tasks/language_modeling.h"
 #include "commands.h"
 
 namespace attn::cli {
@@ -35,6 +37,8 @@ struct EvalOptions {
   bool lowercase = false;
   std::string tokenize = "13a";
   bool json = false;
+  std::string checkpoint;  // perplexity: a language model run or checkpoint
+  std::string text_path;   // perplexity: the text, one paragraph per line
 };
 
 // The lines of one input file ("-" is standard input), without their '\n'.
@@ -175,6 +179,18 @@ MetricReport report_accuracy(EvalInputs& inputs) {
   return {result.to_string(), result.to_json()};
 }
 
+// Perplexity of a language model (--checkpoint) on a text (--text), one paragraph per line.
+MetricReport report_perplexity(EvalInputs& inputs) {
+  const EvalOptions& options = inputs.options();
+  ATTN_CHECK(!options.checkpoint.empty() && !options.text_path.empty(),
+             "eval: perplexity needs --checkpoint (a language model run) and --text (a file, one "
+             "paragraph per line)");
+  const tasks::TextGenerator generator = tasks::TextGenerator::load(options.checkpoint);
+  const metrics::PerplexityResult result =
+      generator.perplexity(data::read_lines(options.text_path));
+  return {result.to_string(), result.to_json()};
+}
+
 struct Metric {
   const char* name;  // as given to --metric, and the key in the --json output
   MetricReport (*report)(EvalInputs& inputs);
@@ -185,6 +201,7 @@ const Metric kMetrics[] = {
     {"chrf", [](EvalInputs& inputs) { return report_chrf(inputs, 0); }},
     {"chrf++", [](EvalInputs& inputs) { return report_chrf(inputs, 2); }},
     {"accuracy", report_accuracy},
+    {"perplexity", report_perplexity},
 };
 
 std::vector<std::string> metric_names() {
@@ -255,9 +272,9 @@ void run_eval(const EvalOptions& options) {
 void add_eval_command(CLI::App& app) {
   auto options = std::make_shared<EvalOptions>();
   CLI::App* eval = app.add_subcommand(
-      "eval", "score hypotheses against references: BLEU and chrF as sacreBLEU, accuracy");
+      "eval", "score hypotheses against references (BLEU and chrF as sacreBLEU, accuracy) or a language model on a text (perplexity)");
   eval->add_option("--metric,-m", options->metrics,
-                   "bleu, chrf, chrf++ or accuracy; repeat or separate with commas")
+                   "bleu, chrf, chrf++, accuracy or perplexity; repeat or separate with commas")
       ->delimiter(',')
       ->check(CLI::IsMember(metric_names()))
       ->default_str("bleu");
@@ -269,6 +286,9 @@ void add_eval_command(CLI::App& app) {
   eval->add_option("--tokenize", options->tokenize, "BLEU tokenization: 13a (default) or none")
       ->check(CLI::IsMember({"13a", "none"}));
   eval->add_flag("--json", options->json, "print one JSON object instead of text");
+  eval->add_option("--checkpoint", options->checkpoint,
+                   "perplexity: a language model (run directory or checkpoint)");
+  eval->add_option("--text", options->text_path, "perplexity: a text file, one paragraph per line");
   eval->callback([options] {
     int status = run_guarded([&] { run_eval(*options); });
     if (status != 0) throw CLI::RuntimeError(status);

@@ -368,6 +368,34 @@ train::ValidationResult LanguageModelTask::validate() {
   return result;
 }
 
+metrics::PerplexityResult TextGenerator::perplexity(const std::vector<std::string>& paragraphs,
+                                                   std::int64_t batch_size) const {
+  ATTN_CHECK(batch_size > 0, "perplexity: batch size must be positive, got ", batch_size);
+  const std::vector<std::int64_t> stream = paragraph_stream(*tokenizer_, paragraphs);
+  const BlockLayout layout = block_layout(static_cast<std::int64_t>(stream.size()), max_length());
+  ATTN_CHECK(layout.num_blocks > 0, "perplexity: the text has fewer than two tokens");
+  NoGradGuard no_grad;
+  metrics::PerplexityAccumulator accumulator;
+  for (std::int64_t begin = 0; begin < layout.num_blocks; begin += batch_size) {
+    const std::int64_t rows = std::min(layout.num_blocks, begin + batch_size) - begin;
+    std::vector<std::int64_t> inputs, targets;
+    for (std::int64_t block = begin; block < begin + rows; ++block) {
+      const auto start = stream.begin() + block * layout.block_length;
+      inputs.insert(inputs.end(), start, start + layout.block_length);
+      targets.insert(targets.end(), start + 1, start + layout.block_length + 1);
+    }
+    const std::int64_t count = rows * layout.block_length;
+    const Tensor logits =
+        model_->forward(Tensor::from_vector<std::int64_t>({rows, layout.block_length}, inputs));
+    ops::CrossEntropyOptions options;
+    options.reduction = ops::Reduction::Sum;
+    const Tensor total = ops::cross_entropy(ops::reshape(logits, {count, -1}),
+                                            Tensor::from_vector<std::int64_t>({count}, targets), options);
+    accumulator.add(total.item<double>(), count);
+  }
+  return accumulator.result();
+}
+
 TextGenerator LanguageModelTask::generator() const { return TextGenerator(model_, tokenizer_); }
 
 }  // namespace attn::tasks

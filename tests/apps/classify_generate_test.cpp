@@ -204,5 +204,32 @@ TEST_F(ClassifyGenerateCommand, GeneratesRepeatablyAndRejectsLongPrompts) {
   EXPECT_NE(too_long.err.find("at most 16"), std::string::npos) << too_long.err;
 }
 
+TEST_F(ClassifyGenerateCommand, EvalPerplexityEqualsTheValidationPerplexity) {
+  // After 3 steps the only validation is the one at the end, so the best checkpoint is the
+  // model it scored: perplexity of valid.txt through `attn eval` must give the same number.
+  const std::string run_dir = train_language_model();
+  std::ifstream log(fs::path(run_dir) / "metrics.jsonl");
+  double validation = 0;
+  for (std::string line; std::getline(log, line);) {
+    const std::size_t at = line.find("\"perplexity\":");
+    if (line.find("\"type\":\"validation\"") != std::string::npos && at != std::string::npos) {
+      validation = std::stod(line.substr(at + 13));
+    }
+  }
+  ASSERT_GT(validation, 1.0);
+  const std::string text = (directory_.path() / "text" / "valid.txt").string();
+  const Outcome outcome = run("eval --metric perplexity --json --checkpoint " + run_dir + " --text " + text);
+  ASSERT_EQ(outcome.status, 0) << outcome.err;
+  const std::size_t at = outcome.out.find("\"perplexity\": {");
+  ASSERT_NE(at, std::string::npos) << outcome.out;
+  const std::size_t value = outcome.out.find("\"score\":", at);
+  ASSERT_NE(value, std::string::npos) << outcome.out;
+  EXPECT_NEAR(std::stod(outcome.out.substr(value + 8)), validation, 1e-4 * validation) << outcome.out;
+
+  const Outcome missing = run("eval --metric perplexity --checkpoint " + run_dir);
+  EXPECT_EQ(missing.status, 1);
+  EXPECT_NE(missing.err.find("--text"), std::string::npos) << missing.err;
+}
+
 }  // namespace
 }  // namespace attn

@@ -33,6 +33,7 @@
 #include <vector>
 
 #include "attn/core/tensor.h"
+#include "attn/metrics/perplexity.h"
 #include "attn/models/language_model.h"
 #include "attn/text/tokenizer.h"
 #include "attn/train/config.h"
@@ -99,6 +100,12 @@ class TextGenerator {
   // and prompts.
   std::vector<Generation> generate(const std::vector<std::string>& prompts,
                                    const GenerationSettings& settings) const;
+
+  // Perplexity of the model on `paragraphs` (one per entry): their token stream (as
+  // paragraph_stream) cut into blocks of max_length() tokens, as validation does, every token
+  // after the stream's first predicted once.
+  metrics::PerplexityResult perplexity(const std::vector<std::string>& paragraphs,
+                                       std::int64_t batch_size = 16) const;
 
   // The longest sequence the model takes (prompt with its </s>, plus generated tokens).
   std::int64_t max_length() const;
