@@ -72,6 +72,50 @@ void for_each_element_pair(const Shape& shape, const Shape& strides_a, const Sha
   }
 }
 
+// Element by element with the element's own type, so that each copy is one load and store.
+template <typename Element>
+void copy_elements(const Tensor& source, const Tensor& destination, const std::byte* source_base,
+                   std::byte* destination_base) {
+  const auto* from_base = reinterpret_cast<const Element*>(source_base);
+  auto* to_base = reinterpret_cast<Element*>(destination_base);
+  for_each_element_pair(source.shape(), source.strides(), destination.strides(),
+                        [&](std::int64_t from, std::int64_t to) { to_base[to] = from_base[from]; });
+}
+
+// The same dtype on both sides: one memcpy when both are contiguous, one per row when both
+// rows are contiguous (a transpose of the leading dimensions, a slice), else per element.
+void copy_same_type(const Tensor& source, const Tensor& destination, const std::byte* source_base,
+                    std::byte* destination_base, std::size_t element_size) {
+  const std::int64_t count = source.numel();
+  if (count == 0) return;
+  if (source.is_contiguous() && destination.is_contiguous()) {
+    std::memcpy(destination_base, source_base, static_cast<std::size_t>(count) * element_size);
+    return;
+  }
+  const Shape& shape = source.shape();
+  const auto rank = static_cast<std::int64_t>(shape.size());
+  if (rank >= 2 && source.strides().back() == 1 && destination.strides().back() == 1 &&
+      shape.back() >= 16) {
+    const Shape outer(shape.begin(), shape.end() - 1);
+    const Shape source_outer(source.strides().begin(), source.strides().end() - 1);
+    const Shape destination_outer(destination.strides().begin(), destination.strides().end() - 1);
+    const std::size_t row_bytes = static_cast<std::size_t>(shape.back()) * element_size;
+    for_each_element_pair(outer, source_outer, destination_outer,
+                          [&](std::int64_t from, std::int64_t to) {
+                            std::memcpy(destination_base + to * std::int64_t(element_size),
+                                        source_base + from * std::int64_t(element_size), row_bytes);
+                          });
+    return;
+  }
+  switch (element_size) {
+    case 1: return copy_elements<std::uint8_t>(source, destination, source_base, destination_base);
+    case 2: return copy_elements<std::uint16_t>(source, destination, source_base, destination_base);
+    case 4: return copy_elements<std::uint32_t>(source, destination, source_base, destination_base);
+    case 8: return copy_elements<std::uint64_t>(source, destination, source_base, destination_base);
+  }
+  ATTN_ASSERT(false, "copy: unsupported element size ", element_size);
+}
+
 // Copies (and converts) the elements of `source` into the layout of `destination`.
 void strided_copy(const Tensor& source, const Tensor& destination) {
   auto* source_base = static_cast<const std::byte*>(source.raw_data());
@@ -81,11 +125,7 @@ void strided_copy(const Tensor& source, const Tensor& destination) {
   std::size_t source_size = dtype_size(source_type);
   std::size_t destination_size = dtype_size(destination_type);
   if (source_type == destination_type) {
-    for_each_element_pair(source.shape(), source.strides(), destination.strides(),
-                          [&](std::int64_t from, std::int64_t to) {
-                            std::memcpy(destination_base + to * destination_size,
-                                        source_base + from * source_size, source_size);
-                          });
+    copy_same_type(source, destination, source_base, destination_base, source_size);
     return;
   }
   for_each_element_pair(

@@ -26,8 +26,11 @@ std::string temporary_name_for(const std::string& path) {
   static std::atomic<std::uint64_t> counter{0};
   static const std::uint64_t seed = std::random_device{}();
   std::filesystem::path target(path);
-  std::string name = "." + target.filename().string() + ".tmp-" + std::to_string(::getpid()) + "-" +
-                     std::to_string(counter.fetch_add(1)) + "-" + std::to_string(seed % 1000000);
+  // Appended piece by piece: GCC 12 warns (-Wrestrict, falsely) about "." + std::string&&.
+  std::string name = ".";
+  name += target.filename().string();
+  name += ".tmp-" + std::to_string(::getpid()) + "-" + std::to_string(counter.fetch_add(1)) + "-" +
+          std::to_string(seed % 1000000);
   return (target.parent_path() / name).string();
 }
 
