@@ -168,22 +168,11 @@ std::unique_ptr<text::Tokenizer> build_tokenizer(const train::Config& config,
     options.split.keep_punctuation = config.get<bool>("tokenizer.keep_punctuation");
     return std::make_unique<text::WordVocabulary>(text::WordVocabulary::build(texts, options));
   }
-  if (kind == "char") {
-    text::CharVocabularyOptions options;
-    options.max_size = vocab_size;
-    options.min_count = config.get<std::int64_t>("tokenizer.min_count");
-    return std::make_unique<text::CharVocabulary>(text::CharVocabulary::build(texts, options));
-  }
+  if (kind == "char") return build_char_vocabulary(config, texts);
   ATTN_CHECK(kind == "sentencepiece", "classification: unknown tokenizer.kind '", kind,
              "' (word, sentencepiece, char)");
-  text::SentencePieceTrainOptions options;
-  options.vocab_size = vocab_size;
-  options.model_type =
-      text::sentencepiece_model_type_from_string(config.get<std::string>("tokenizer.model_type"));
-  options.max_sentences = config.get<std::int64_t>("tokenizer.max_sentences");
-  options.seed = static_cast<std::uint32_t>(config.get<std::int64_t>("train.seed"));
   return std::make_unique<text::SentencePieceTokenizer>(
-      text::train_sentencepiece_on_sentences(texts, options));
+      text::train_sentencepiece_on_sentences(texts, sentencepiece_options(config)));
 }
 
 }  // namespace

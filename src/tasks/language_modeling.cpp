@@ -45,23 +45,11 @@ std::string text_file(const train::Config& config, const std::string& split) {
 std::unique_ptr<text::Tokenizer> build_tokenizer(const train::Config& config,
                                                  const std::vector<std::string>& paragraphs) {
   const std::string kind = config.get<std::string>("tokenizer.kind");
-  const std::int64_t vocab_size = config.get<std::int64_t>("tokenizer.vocab_size");
-  if (kind == "char") {
-    text::CharVocabularyOptions options;
-    options.max_size = vocab_size;
-    options.min_count = config.get<std::int64_t>("tokenizer.min_count");
-    return std::make_unique<text::CharVocabulary>(text::CharVocabulary::build(paragraphs, options));
-  }
+  if (kind == "char") return build_char_vocabulary(config, paragraphs);
   ATTN_CHECK(kind == "sentencepiece", "language_model: unknown tokenizer.kind '", kind,
              "' (sentencepiece, char)");
-  text::SentencePieceTrainOptions options;
-  options.vocab_size = vocab_size;
-  options.model_type =
-      text::sentencepiece_model_type_from_string(config.get<std::string>("tokenizer.model_type"));
-  options.max_sentences = config.get<std::int64_t>("tokenizer.max_sentences");
-  options.seed = static_cast<std::uint32_t>(config.get<std::int64_t>("train.seed"));
   return std::make_unique<text::SentencePieceTokenizer>(
-      text::train_sentencepiece_on_sentences(paragraphs, options));
+      text::train_sentencepiece_on_sentences(paragraphs, sentencepiece_options(config)));
 }
 
 bool ends_with_space(const std::string& text) {

@@ -3,6 +3,7 @@
 #include <fstream>
 
 #include "attn/core/error.h"
+#include "attn/text/char_vocabulary.h"
 
 namespace attn::tasks {
 namespace fs = std::filesystem;
@@ -74,6 +75,24 @@ std::vector<std::int64_t> encode_limited(const text::Tokenizer& tokenizer, const
     ids.resize(static_cast<std::size_t>(max_length));
   }
   return ids;
+}
+
+text::SentencePieceTrainOptions sentencepiece_options(const train::Config& config) {
+  text::SentencePieceTrainOptions options;
+  options.vocab_size = config.get<std::int64_t>("tokenizer.vocab_size");
+  options.model_type =
+      text::sentencepiece_model_type_from_string(config.get<std::string>("tokenizer.model_type"));
+  options.max_sentences = config.get<std::int64_t>("tokenizer.max_sentences");
+  options.seed = static_cast<std::uint32_t>(config.get<std::int64_t>("train.seed"));
+  return options;
+}
+
+std::unique_ptr<text::Tokenizer> build_char_vocabulary(const train::Config& config,
+                                                       const std::vector<std::string>& texts) {
+  text::CharVocabularyOptions options;
+  options.max_size = config.get<std::int64_t>("tokenizer.vocab_size");
+  options.min_count = config.get<std::int64_t>("tokenizer.min_count");
+  return std::make_unique<text::CharVocabulary>(text::CharVocabulary::build(texts, options));
 }
 
 double weighted_mean(const std::vector<double>& values, const std::vector<double>& weights) {

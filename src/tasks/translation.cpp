@@ -270,14 +270,9 @@ struct TranslationTask::Corpus {
 namespace {
 
 std::unique_ptr<text::Tokenizer> train_tokenizer(const std::vector<fs::path>& files,
-                                                 const train::Config& config, std::uint32_t seed) {
-  text::SentencePieceTrainOptions options;
-  options.vocab_size = config.get<std::int64_t>("tokenizer.vocab_size");
-  options.model_type =
-      text::sentencepiece_model_type_from_string(config.get<std::string>("tokenizer.model_type"));
-  options.max_sentences = config.get<std::int64_t>("tokenizer.max_sentences");
-  options.seed = seed;
-  return std::make_unique<text::SentencePieceTokenizer>(text::train_sentencepiece(files, options));
+                                                 const train::Config& config) {
+  return std::make_unique<text::SentencePieceTokenizer>(
+      text::train_sentencepiece(files, sentencepiece_options(config)));
 }
 
 }  // namespace
@@ -306,16 +301,15 @@ TranslationTask::TranslationTask(const train::Config& config, bool resume, std::
     target_tokenizer_ = share(text::load_tokenizer(tokenizers, "target"));
   } else {
     fs::create_directories(tokenizers);
-    const auto seed = static_cast<std::uint32_t>(batching_.seed);
     const auto started = std::chrono::steady_clock::now();
     if (config.get<bool>("tokenizer.joint")) {
       source_tokenizer_ = share(train_tokenizer({data_path(directory, data::Split::Train, source_side),
                                                  data_path(directory, data::Split::Train, target_side)},
-                                                config, seed));
+                                                config));
       target_tokenizer_ = source_tokenizer_;
     } else {
-      source_tokenizer_ = share(train_tokenizer({data_path(directory, data::Split::Train, source_side)}, config, seed));
-      target_tokenizer_ = share(train_tokenizer({data_path(directory, data::Split::Train, target_side)}, config, seed));
+      source_tokenizer_ = share(train_tokenizer({data_path(directory, data::Split::Train, source_side)}, config));
+      target_tokenizer_ = share(train_tokenizer({data_path(directory, data::Split::Train, target_side)}, config));
     }
     source_tokenizer_->save(tokenizers, "source");
     target_tokenizer_->save(tokenizers, "target");

@@ -14,6 +14,7 @@
 
 #include "attn/core/tensor.h"
 #include "attn/io/checkpoint.h"
+#include "attn/text/sentencepiece.h"
 #include "attn/text/tokenizer.h"
 #include "attn/train/config.h"
 
@@ -52,6 +53,14 @@ std::filesystem::path tokenizer_directory(const std::string& run_dir);
 std::vector<std::int64_t> encode_limited(const text::Tokenizer& tokenizer, const std::string& text,
                                          std::int64_t max_length, bool truncate,
                                          const std::string& what);
+
+// The SentencePiece training options of the tokenizer.* keys (vocab_size, model_type,
+// max_sentences), seeded with train.seed: what every task that trains one uses.
+text::SentencePieceTrainOptions sentencepiece_options(const train::Config& config);
+
+// A character vocabulary of `texts`, sized by tokenizer.vocab_size and tokenizer.min_count.
+std::unique_ptr<text::Tokenizer> build_char_vocabulary(const train::Config& config,
+                                                       const std::vector<std::string>& texts);
 
 // Mean of `values` weighted by `weights`; 0 when the weights sum to 0.
 double weighted_mean(const std::vector<double>& values, const std::vector<double>& weights);
