@@ -11,4 +11,5 @@ find_package(tomlplusplus CONFIG REQUIRED)  # training configs (libtomlplusplus-
 # SentencePiece and SWORD ship pkg-config files only.
 pkg_check_modules(SENTENCEPIECE REQUIRED IMPORTED_TARGET sentencepiece)  # subword tokenizer (libsentencepiece-dev)
 pkg_check_modules(SWORD REQUIRED IMPORTED_TARGET sword)  # Bible modules (libsword-dev)
-set(ATTN_TEXT_LIBRARIES PkgConfig::SENTENCEPIECE PkgConfig::SWORD tomlplusplus::tomlplusplus)
+pkg_check_modules(CAIRO REQUIRED IMPORTED_TARGET cairo)  # PNG rendering of attention maps (libcairo2-dev)
+set(ATTN_TEXT_LIBRARIES PkgConfig::SENTENCEPIECE PkgConfig::SWORD PkgConfig::CAIRO tomlplusplus::tomlplusplus)

@@ -31,6 +31,13 @@ DEBIAN_PACKAGES=(
   sword-text-web      # World English Bible, a modern-English alternative target
   r-cran-janeaustenr  # Jane Austen's six novels (exported with Rscript)
   r-base-core         # Rscript, to export the novels
+  libcairo2-dev       # PNG rendering of attention maps and plots
+  libcpp-httplib-dev  # `attn serve`: the local HTTP server
+  libfuzzer-14-dev    # libFuzzer for the fuzz targets (clang-14)
+  clang-14            # builds the fuzz targets
+  chromium            # the browser test of the serve page (headless)
+  chromium-driver     # WebDriver for it
+  python3-selenium    # drives the browser from the test script
   python3
   python3-pip
 )

@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "attn/autograd/grad_mode.h"
+#include "attn/nn/attention_capture.h"
 #include "attn/ops/views.h"
 #include "transformer_internal.h"
 
@@ -29,9 +30,10 @@ Tensor projection(const nn::MultiHeadAttention& attention, const Tensor& x, std:
 }
 
 // softmax(QKᵀ/√d + mask) V for every head, heads merged, then the output projection.
-// q [B, H, Nq, d], keys and values [B, H, Nk, d] -> [B, Nq, E]
+// q [B, H, Nq, d], keys and values [B, H, Nk, d] -> [B, Nq, E]. `cached`: the keys view a
+// key/value cache, which later steps extend or reorder, so an attention capture copies them.
 Tensor attend(const nn::MultiHeadAttention& attention, const Tensor& q, const Tensor& keys,
-              const Tensor& values, const ops::AttentionMask& mask) {
+              const Tensor& values, const ops::AttentionMask& mask, bool cached = false) {
   const nn::MultiHeadAttentionOptions& options = attention.options();
   ops::AttentionOptions attention_options;
   attention_options.score = ops::Score::ScaledDot;
@@ -40,7 +42,9 @@ Tensor attend(const nn::MultiHeadAttention& attention, const Tensor& q, const Te
   attention_options.dropout = options.dropout;
   attention_options.training = attention.is_training();
   // heads [B, H, Nq, d] -> merged [B, Nq, E]
-  Tensor heads = ops::attention(q, keys, values, attention_options).out;
+  ops::AttentionResult result = ops::attention(q, keys, values, attention_options);
+  nn::AttentionCapture::record(&attention, q, keys, result.lse, attention_options, cached);
+  const Tensor& heads = result.out;
   const nn::Linear& out_proj = attention.out_proj();
   return linear(merge_heads(heads), out_proj.weight(), out_proj.bias());
 }
@@ -55,7 +59,7 @@ Tensor self_attention(const nn::MultiHeadAttention& attention, const Tensor& x,
   std::vector<Tensor> heads = split_heads(qkv, 3, attention.options().num_heads);
   if (cache == nullptr) return attend(attention, heads[0], heads[1], heads[2], mask);
   cache->append(heads[1], heads[2]);
-  return attend(attention, heads[0], cache->keys(), cache->values(), mask);
+  return attend(attention, heads[0], cache->keys(), cache->values(), mask, /*cached=*/true);
 }
 
 KeyValues memory_key_values(const nn::MultiHeadAttention& attention, const Tensor& memory) {

@@ -1,5 +1,6 @@
 #include "attn/nn/multihead_attention.h"
 
+#include "attn/nn/attention_capture.h"
 #include "attn/nn/init.h"
 #include "attn/ops/elementwise.h"
 #include "attn/ops/linalg.h"
@@ -198,9 +199,10 @@ MultiHeadAttentionOutput MultiHeadAttention::forward(const Tensor& query, const 
   attention_options.need_weights = need_weights;
   attention_options.dropout = options_.dropout;
   attention_options.training = is_training();
+  Tensor q_heads = split_heads(projected.q), k_heads = split_heads(projected.k);
   ops::AttentionResult result =
-      ops::attention(split_heads(projected.q), split_heads(projected.k),
-                     split_heads(projected.v), attention_options);
+      ops::attention(q_heads, k_heads, split_heads(projected.v), attention_options);
+  AttentionCapture::record(this, q_heads, k_heads, result.lse, attention_options);
 
   // [B, H, Nq, E/H] -> [B, Nq, H, E/H] -> [B, Nq, E]
   Tensor merged = ops::reshape(ops::permute(result.out, {0, 2, 1, 3}),

@@ -1,0 +1,100 @@
+// The attention maps of a trained model on one input, named and labelled, for `attn viz`,
+// `attn align-eval` and `attn serve`.
+//
+// Every map is weights [H, Nq, Nk]: row i is how query i distributed its attention over the
+// keys (each row sums to 1; a row that no key may be attended by is all zeros). Transformer
+// maps are captured during an ordinary forward pass (nn::AttentionCapture) and recomputed
+// from the fused kernel's log-sum-exp, so they are exactly the distributions the model used.
+//
+// Translation maps come from forced decoding: the model reads the source (its pieces, then
+// </s>) and is fed the given target as in training (<s> y_1 ... y_n); position t predicts
+// y_{t+1} (and the last one </s>). Decoder rows are labelled with the token they predict,
+// the convention of Bahdanau et al.'s alignment figures: a cross-attention row says which
+// source pieces the model looked at while producing that output piece. The keys of decoder
+// self-attention are the decoder's inputs (<s> y_1 ... y_n).
+//
+//   kind          name (module path)                      Nq x Nk
+//   encoder_self  encoder.layers.{i}.self_attention        source x source
+//   decoder_self  decoder.layers.{i}.self_attention        target x target (causal)
+//   cross         decoder.layers.{i}.cross_attention       target x source
+//   cross         attention          (RNN seq2seq, H = 1)  target x source
+//   pooling       attention          (BiGRU classifier)    1 x tokens
+//   decoder_self  decoder.layers.{i}.self_attention        (language model) tokens x tokens
+//   encoder_self  encoder.layers.{i}.self_attention        (Transformer classifier)
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "attn/core/tensor.h"
+#include "attn/tasks/classification.h"
+#include "attn/tasks/language_modeling.h"
+#include "attn/tasks/translation.h"
+
+namespace attn::inspect {
+
+enum class AttentionKind { EncoderSelf, DecoderSelf, Cross, Pooling };
+
+// "encoder_self", "decoder_self", "cross", "pooling"
+std::string_view attention_kind_name(AttentionKind kind);
+AttentionKind parse_attention_kind(std::string_view name);  // throws naming the choices
+
+struct AttentionMap {
+  std::string name;  // the attention module's path in the model, e.g. "decoder.layers.1.cross_attention"
+  AttentionKind kind = AttentionKind::Cross;
+  std::int64_t layer = 0;                 // index in its stack (0 for an RNN's attention)
+  Tensor weights;                         // float32 [H, Nq, Nk], contiguous
+  std::vector<std::string> query_tokens;  // Nq labels
+  std::vector<std::string> key_tokens;    // Nk labels
+
+  std::int64_t num_heads() const { return weights.size(0); }
+};
+
+// The mean over heads, as one head: [1, Nq, Nk], same name, kind, layer and labels.
+AttentionMap average_heads(const AttentionMap& map);
+
+// The maps of one kind, in layer order.
+std::vector<const AttentionMap*> maps_of_kind(const std::vector<AttentionMap>& maps,
+                                              AttentionKind kind);
+
+struct TranslationAttention {
+  std::vector<std::string> source_tokens;  // source pieces, then "</s>"
+  std::vector<std::string> target_tokens;  // the predicted pieces y_1 .. y_n, then "</s>"
+  std::vector<AttentionMap> maps;          // encoder, then per decoder layer self and cross
+};
+
+// Forced decoding of token ids (without <s> and </s>; the function adds them). The model runs
+// in its current mode, without gradients; call it on a model in eval() mode. Throws when
+// either side, with </s>, is longer than the model's max_length().
+TranslationAttention translation_attention(const tasks::TranslationModel& model,
+                                           const text::Tokenizer& source_tokenizer,
+                                           const text::Tokenizer& target_tokenizer,
+                                           const std::vector<std::int64_t>& source_ids,
+                                           const std::vector<std::int64_t>& target_ids);
+
+// From text: both sides encoded by the translator's tokenizers, as `attn translate` does. An
+// empty source is an error.
+TranslationAttention translation_attention(const tasks::Translator& translator,
+                                           const std::string& source, const std::string& target);
+
+struct ClassificationAttention {
+  tasks::Classification result;    // label, probabilities and the tokens read
+  std::vector<AttentionMap> maps;  // BiGRU: one pooling map [1, 1, T]; Transformer: encoder
+                                   // self-attention per layer
+};
+
+ClassificationAttention classification_attention(const tasks::Classifier& classifier,
+                                                 const std::string& text);
+
+struct LanguageModelAttention {
+  std::vector<std::string> tokens;  // "</s>" (the paragraph start), then the text's pieces
+  std::vector<AttentionMap> maps;   // causal self-attention per layer
+};
+
+// The text read as the start of a paragraph, as TextGenerator reads a prompt.
+LanguageModelAttention language_model_attention(const tasks::TextGenerator& generator,
+                                                const std::string& text);
+
+}  // namespace attn::inspect
