@@ -1,0 +1,119 @@
+// The HTTP API of `attn serve` as a function from a request (method, path, body) to a
+// response (status, content type, body), with no sockets: the server program (apps/attn)
+// hands each request to Service::handle and writes back what it returns, and the tests and
+// the fuzz target call it directly. docs/SERVE.md describes the API.
+//
+//   GET  /api/health      {"status": "ok", "models": N}
+//   GET  /api/models      the models (name, kind, arch, limits, labels, decoding defaults)
+//                         and the server's limits
+//   POST /api/translate   {"text", "model"?, "attention"?, decoding options}
+//   POST /api/classify    {"text", "model"?, "attention"?}
+//   POST /api/generate    {"text", "model"?, "attention"?, decoding options}
+//   GET  <page path>      the static files added with add_file (the web page)
+//
+// Every error is {"error": "..."} with a status: 400 malformed JSON, a field of the wrong
+// type or range, a missing or unknown field, empty text, invalid UTF-8, input longer than
+// the limits; 404 unknown route or model; 405 a known route with another method (with an
+// Allow header); 413 a body over Limits::max_body_bytes; 503 when Limits::max_concurrent
+// model runs are already under way (with Retry-After); 500 an unexpected exception (the
+// message is logged, the service keeps answering). handle never throws.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "attn/serve/models.h"
+
+namespace attn::serve {
+
+struct Limits {
+  std::size_t max_body_bytes = 64 * 1024;  // request body
+  std::int64_t max_input_tokens = 256;      // text, in tokens of the model's tokenizer
+  std::int64_t max_output_tokens = 256;     // max_length of translate and generate
+  std::int64_t max_beam_size = 16;
+  std::int64_t max_concurrent = 2;          // model runs at once, over all models
+};
+
+// Throws attn::Error naming a limit that is not positive.
+void check_limits(const Limits& limits);
+
+struct Response {
+  int status = 200;
+  std::string content_type = "application/json";
+  std::string body;
+  std::vector<std::pair<std::string, std::string>> headers;  // besides Content-Type
+};
+
+// A static file the service answers GET requests for (the page and its script and style).
+struct StaticFile {
+  std::string content_type;
+  std::string body;
+};
+
+// At most `capacity` holders at once; try_acquire never waits, so a full server answers 503
+// at once instead of queueing requests without bound.
+class ConcurrencyLimit {
+ public:
+  explicit ConcurrencyLimit(std::int64_t capacity) : capacity_(capacity) {}
+
+  class Slot {
+   public:
+    Slot() = default;
+    explicit Slot(ConcurrencyLimit* owner) : owner_(owner) {}
+    Slot(Slot&& other) noexcept : owner_(std::exchange(other.owner_, nullptr)) {}
+    Slot& operator=(Slot&&) = delete;
+    ~Slot();
+    explicit operator bool() const { return owner_ != nullptr; }
+
+   private:
+    ConcurrencyLimit* owner_ = nullptr;
+  };
+
+  // A held slot, or an empty one when all `capacity` are taken.
+  Slot try_acquire();
+  std::int64_t in_use() const;
+
+ private:
+  std::int64_t capacity_;
+  mutable std::mutex mutex_;
+  std::int64_t in_use_ = 0;
+};
+
+class Service {
+ public:
+  // `log` receives one line per unexpected failure (500); by default standard error.
+  Service(Models models, Limits limits, std::function<void(const std::string&)> log = {});
+
+  // Serves `body` with `content_type` for GET `path` (an absolute path such as "/").
+  void add_file(std::string path, StaticFile file);
+
+  // Thread-safe; never throws. HEAD is answered as GET (the server drops the body).
+  Response handle(std::string_view method, std::string_view path, std::string_view body) const;
+
+  // Every path the service answers (the API's and the files'), for a server that registers
+  // routes one by one; any other path is a 404.
+  std::vector<std::string> paths() const;
+
+  const Models& models() const { return models_; }
+  const Limits& limits() const { return limits_; }
+  // Model runs under way now.
+  std::int64_t runs_in_progress() const { return runs_.in_use(); }
+
+ private:
+  Response route(std::string_view method, std::string_view path, std::string_view body) const;
+
+  Models models_;
+  Limits limits_;
+  std::function<void(const std::string&)> log_;
+  std::map<std::string, StaticFile, std::less<>> files_;
+  mutable ConcurrencyLimit runs_;
+};
+
+}  // namespace attn::serve
