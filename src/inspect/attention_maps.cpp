@@ -207,13 +207,25 @@ ClassificationAttention classification_attention(const tasks::Classifier& classi
 
 LanguageModelAttention language_model_attention(const tasks::TextGenerator& generator,
                                                 const std::string& text) {
+  return language_model_attention(generator, text, {});
+}
+
+LanguageModelAttention language_model_attention(const tasks::TextGenerator& generator,
+                                                const std::string& prompt,
+                                                const std::vector<std::int64_t>& generated) {
   std::vector<std::int64_t> ids{kEndId};
-  std::vector<std::int64_t> text_ids = generator.tokenizer().encode(text);
-  ids.insert(ids.end(), text_ids.begin(), text_ids.end());
+  std::vector<std::int64_t> prompt_ids = generator.tokenizer().encode(prompt);
+  ids.insert(ids.end(), prompt_ids.begin(), prompt_ids.end());
+  ids.insert(ids.end(), generated.begin(), generated.end());
   ATTN_CHECK(static_cast<std::int64_t>(ids.size()) <= generator.max_length(),
              "attention maps: the text is ", ids.size(),
              " tokens long with the leading </s>; the model takes at most ",
              generator.max_length());
+  for (std::int64_t id : generated) {
+    ATTN_CHECK(id >= 0 && id < generator.tokenizer().vocab_size(),
+               "attention maps: generated id ", id, " is outside the vocabulary [0, ",
+               generator.tokenizer().vocab_size(), ")");
+  }
   LanguageModelAttention result;
   result.tokens = pieces(generator.tokenizer(), ids);
   NoGradGuard no_grad;

@@ -245,11 +245,10 @@ nlohmann::ordered_json generate(const HandlerContext& context, std::string_view 
   run_exclusively(context, *common.model, [&] {
     generation = generator.generate({text}, settings).front();
     if (!common.attention) return;
-    // The whole text read again as the model reads a prompt: what each token attended to.
-    // Read again, a text can take more tokens than were generated (another segmentation);
-    // past the model's positions it has no maps, but the generation stands.
+    // The prompt and the generated ids, read as the generator read them: what each token
+    // attended to. Should the maps fail, the generation still stands.
     try {
-      maps = inspect::language_model_attention(generator, generation.text);
+      maps = inspect::language_model_attention(generator, text, generation.tokens);
     } catch (const Error& error) {
       attention_error = error.what();
     }

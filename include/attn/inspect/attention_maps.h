@@ -96,5 +96,10 @@ struct LanguageModelAttention {
 // The text read as the start of a paragraph, as TextGenerator reads a prompt.
 LanguageModelAttention language_model_attention(const tasks::TextGenerator& generator,
                                                 const std::string& text);
+// A prompt and the ids generated after it (Generation::tokens): exactly the tokens the
+// generator read, whatever a new segmentation of the whole text would give.
+LanguageModelAttention language_model_attention(const tasks::TextGenerator& generator,
+                                                const std::string& prompt,
+                                                const std::vector<std::int64_t>& generated);
 
 }  // namespace attn::inspect
