@@ -33,6 +33,8 @@ DEBIAN_PACKAGES=(
   r-base-core         # Rscript, to export the novels
   libcairo2-dev       # PNG rendering of attention maps and plots
   libcpp-httplib-dev  # `attn serve`: the local HTTP server
+  libxml2-dev         # the tests parse the SVG figures back
+  fonts-dejavu-core   # DejaVu Sans, the font of the figures
   libfuzzer-14-dev    # libFuzzer for the fuzz targets (clang-14)
   clang-14            # builds the fuzz targets
   chromium            # the browser test of the serve page (headless)

@@ -19,5 +19,9 @@ void add_train_command(CLI::App& app);
 void add_translate_command(CLI::App& app);
 void add_classify_command(CLI::App& app);
 void add_generate_command(CLI::App& app);
+void add_serve_command(CLI::App& app);
+void add_viz_command(CLI::App& app);
+void add_plot_command(CLI::App& app);
+void add_align_eval_command(CLI::App& app);
 
 }  // namespace attn::cli

@@ -27,6 +27,10 @@ int main(int argc, char** argv) {
   attn::cli::add_translate_command(app);
   attn::cli::add_classify_command(app);
   attn::cli::add_generate_command(app);
+  attn::cli::add_serve_command(app);
+  attn::cli::add_viz_command(app);
+  attn::cli::add_plot_command(app);
+  attn::cli::add_align_eval_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& error) {
