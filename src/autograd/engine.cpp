@@ -24,6 +24,18 @@ Tensor add_gradients(const Tensor& a, const Tensor& b) {
   return sum;
 }
 
+// sum += addend (same shape and floating dtype; sum contiguous). Adding into a pending
+// gradient that nothing else refers to saves allocating (and first touching) a fresh tensor
+// for every tensor that two ops read, such as the residual stream around each sublayer.
+void add_in_place(Tensor& sum, const Tensor& addend) {
+  Tensor right = addend.contiguous();
+  if (sum.dtype() == DType::Float64) {
+    kernels::add(sum.data<double>(), right.data<double>(), sum.data<double>(), sum.numel());
+  } else {
+    kernels::add(sum.data<float>(), right.data<float>(), sum.data<float>(), sum.numel());
+  }
+}
+
 // Nodes reachable from `root`, ordered so that every node comes before the nodes of its
 // inputs. Iterative, because an unrolled RNN makes graphs thousands of nodes deep. The
 // shared pointers keep each node alive while the pass releases the edges behind it.
@@ -118,7 +130,19 @@ void propagate(Node* node, const Tensor& gradient, std::unordered_map<Node*, Ten
       continue;
     }
     Tensor& slot = pending[input.grad_fn().get()];
-    slot = slot.defined() ? add_gradients(slot, input_gradient) : input_gradient;
+    if (!slot.defined()) {
+      slot = input_gradient;
+    } else if (exclusively_owned(slot) && slot.dtype() == input_gradient.dtype()) {
+      add_in_place(slot, input_gradient);
+    } else if (exclusively_owned(input_gradient) && slot.dtype() == input_gradient.dtype()) {
+      // The pending gradient is shared (say, passed through a residual sum); the new one is
+      // not, so it takes the sum.
+      Tensor sum = input_gradient;
+      add_in_place(sum, slot);
+      slot = std::move(sum);
+    } else {
+      slot = add_gradients(slot, input_gradient);
+    }
   }
   if (!retain_graph) {
     node->backward = nullptr;

@@ -3,14 +3,9 @@
 namespace attn {
 namespace {
 
-constexpr std::uint32_t kMultiplier0 = 0xD2511F53;
-constexpr std::uint32_t kMultiplier1 = 0xCD9E8D57;
-constexpr std::uint32_t kWeyl0 = 0x9E3779B9;
-constexpr std::uint32_t kWeyl1 = 0xBB67AE85;
-
 void philox_round(std::uint32_t (&counter)[4], std::uint32_t key0, std::uint32_t key1) {
-  std::uint64_t product0 = static_cast<std::uint64_t>(kMultiplier0) * counter[0];
-  std::uint64_t product1 = static_cast<std::uint64_t>(kMultiplier1) * counter[2];
+  std::uint64_t product0 = static_cast<std::uint64_t>(kPhiloxMultiplier0) * counter[0];
+  std::uint64_t product1 = static_cast<std::uint64_t>(kPhiloxMultiplier1) * counter[2];
   std::uint32_t high0 = static_cast<std::uint32_t>(product0 >> 32);
   std::uint32_t low0 = static_cast<std::uint32_t>(product0);
   std::uint32_t high1 = static_cast<std::uint32_t>(product1 >> 32);
@@ -29,10 +24,10 @@ PhiloxBlock philox4x32(std::uint64_t key, std::uint64_t counter_low, std::uint64
       static_cast<std::uint32_t>(counter_high), static_cast<std::uint32_t>(counter_high >> 32)};
   std::uint32_t key0 = static_cast<std::uint32_t>(key);
   std::uint32_t key1 = static_cast<std::uint32_t>(key >> 32);
-  for (int round = 0; round < 10; ++round) {
+  for (int round = 0; round < kPhiloxRounds; ++round) {
     philox_round(counter, key0, key1);
-    key0 += kWeyl0;
-    key1 += kWeyl1;
+    key0 += kPhiloxWeyl0;
+    key1 += kPhiloxWeyl1;
   }
   return {{counter[0], counter[1], counter[2], counter[3]}};
 }

@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <type_traits>
+#include <vector>
 
 namespace attn::kernels::detail {
 
@@ -32,6 +33,43 @@ constexpr std::int64_t kChunk = 16384;
 constexpr std::int64_t kMinParallel = 4 * kChunk;
 
 constexpr std::int64_t ceil_div(std::int64_t a, std::int64_t b) { return (a + b - 1) / b; }
+
+// body(i) for i in [0, count): shared out to the OpenMP threads when `parallel`, else a plain
+// loop. (An `omp parallel if (false)` region still sets up a team of one, about half a
+// microsecond per call, which added up for kernels called once per short row.)
+template <class Body>
+void parallel_for(std::int64_t count, bool parallel, const Body& body) {
+  if (!parallel) {
+    for (std::int64_t i = 0; i < count; ++i) body(i);
+    return;
+  }
+#pragma omp parallel for schedule(static)
+  for (std::int64_t i = 0; i < count; ++i) body(i);
+}
+
+// Sums over rows (grad_gamma, grad_beta, a bias gradient) are made independent of the thread
+// count by cutting the rows into blocks that depend on `rows` only: each block sums its rows
+// in order into its own partial row, and the partials are then added in block order.
+// Rows per block: at least 32 and at most 256 blocks, so the partial buffers stay small.
+inline std::int64_t row_sum_block_rows(std::int64_t rows) {
+  return std::max<std::int64_t>(32, ceil_div(rows, 256));
+}
+
+// target[j] (+)= sum over blocks b, in block order, of partials[b * cols + j]: added to target
+// when `accumulate`, else written. The block sums are gathered into block 0 first, so
+// `target` receives one complete sum.
+template <typename T>
+void add_block_partials(std::vector<T>& partials, std::int64_t cols, T* target,
+                        bool accumulate = true) {
+  if (target == nullptr || cols == 0) return;
+  const std::int64_t num_blocks = std::int64_t(partials.size()) / cols;
+  for (std::int64_t block = 1; block < num_blocks; ++block) {
+    for (std::int64_t j = 0; j < cols; ++j) partials[j] += partials[block * cols + j];
+  }
+  for (std::int64_t j = 0; j < cols; ++j) {
+    target[j] = accumulate ? target[j] + partials[j] : partials[j];
+  }
+}
 
 }  // namespace attn::kernels::detail
 

@@ -322,12 +322,10 @@ using detail::kMinParallel;
 // per-chunk partial sums in chunk order, so every thread count gives bit-identical results.
 template <class Body>
 void for_each_chunk(std::int64_t n, const Body& body) {
-  const std::int64_t num_chunks = ceil_div(n, kChunk);
-#pragma omp parallel for schedule(static) if (n >= kMinParallel)
-  for (std::int64_t chunk = 0; chunk < num_chunks; ++chunk) {
+  detail::parallel_for(ceil_div(n, kChunk), n >= kMinParallel, [&](std::int64_t chunk) {
     const std::int64_t begin = chunk * kChunk;
     body(begin, std::min(kChunk, n - begin));
-  }
+  });
 }
 
 void check_length(const char* op, std::int64_t n) {

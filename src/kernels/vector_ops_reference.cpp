@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <limits>
 
+#include "attn/core/random.h"
 #include "attn/kernels/vector_ops.h"
 
 namespace attn::kernels::reference {
@@ -242,6 +243,101 @@ void layer_norm_backward_rows(const T* x, const T* gamma, const T* mean, const T
   }
 }
 
+// ---- training-step kernels ----------------------------------------------------------------
+
+// One philox_uniform call per element: the definition of the mask.
+template <typename T>
+void dropout(const T* x, const T* residual, T* out, std::uint8_t* keep, std::int64_t n,
+             std::uint64_t seed, std::uint64_t offset, double p, T scale) {
+  for (std::int64_t i = 0; i < n; ++i) {
+    keep[i] = philox_uniform(seed, offset, static_cast<std::uint64_t>(i)) >= p ? 1 : 0;
+    const T dropped = x[i] * (keep[i] != 0 ? scale : T(0));
+    out[i] = residual == nullptr ? dropped : residual[i] + dropped;
+  }
+}
+
+template <typename T>
+void dropout_backward(const T* grad_out, const std::uint8_t* keep, T scale, T* grad_in,
+                      std::int64_t n) {
+  for (std::int64_t i = 0; i < n; ++i) grad_in[i] = grad_out[i] * (keep[i] != 0 ? scale : T(0));
+}
+
+// The row's maximum, or 0 when every entry is -inf; then log_total is +inf, so that every
+// log-probability (z - max) - log_total is -inf, as log_softmax gives for such a row.
+template <typename T>
+void cross_entropy_row_statistics(const T* z, std::int64_t cols, T& max, T& log_total) {
+  max = row_max(z, cols);
+  if (max == kMinusInfinity<T>) {
+    max = T(0);
+    log_total = std::numeric_limits<T>::infinity();
+    return;
+  }
+  T total = 0;
+  for (std::int64_t j = 0; j < cols; ++j) total += std::exp(z[j] - max);
+  log_total = std::log(total);
+}
+
+template <typename T>
+void cross_entropy_rows(const T* logits, const std::int64_t* targets, T* loss, T* row_max_out,
+                        T* log_total_out, std::int64_t rows, std::int64_t cols,
+                        std::int64_t ignore_index, double smoothing) {
+  for (std::int64_t row = 0; row < rows; ++row) {
+    const T* z = logits + row * cols;
+    if (targets[row] == ignore_index) {
+      loss[row] = row_max_out[row] = log_total_out[row] = T(0);
+      continue;
+    }
+    T max, log_total;
+    cross_entropy_row_statistics(z, cols, max, log_total);
+    row_max_out[row] = max;
+    log_total_out[row] = log_total;
+    T sum_log_p = 0;
+    for (std::int64_t j = 0; j < cols; ++j) sum_log_p += (z[j] - max) - log_total;
+    const T log_p_target = (z[targets[row]] - max) - log_total;
+    const T smooth = -sum_log_p / T(cols);
+    loss[row] = T(1 - smoothing) * -log_p_target + T(smoothing) * smooth;
+  }
+}
+
+template <typename T>
+void cross_entropy_backward_rows(const T* logits, const std::int64_t* targets, const T* row_max_in,
+                                 const T* log_total, const double* weights,
+                                 std::int64_t weight_stride, T* grad, std::int64_t rows,
+                                 std::int64_t cols, std::int64_t ignore_index, double smoothing) {
+  for (std::int64_t row = 0; row < rows; ++row) {
+    const T* z = logits + row * cols;
+    T* g = grad + row * cols;
+    if (targets[row] == ignore_index) {
+      std::fill(g, g + cols, T(0));
+      continue;
+    }
+    const double weight = weights[row * weight_stride];
+    const T scale = T(weight), shift = T(-weight * smoothing / double(cols));
+    for (std::int64_t j = 0; j < cols; ++j) {
+      g[j] = std::exp((z[j] - row_max_in[row]) - log_total[row]) * scale + shift;
+    }
+    g[targets[row]] -= T(weight * (1.0 - smoothing));
+  }
+}
+
+template <typename T>
+void column_sums(const T* x, T* sums, std::int64_t rows, std::int64_t cols) {
+  for (std::int64_t j = 0; j < cols; ++j) sums[j] = T(0);
+  for (std::int64_t row = 0; row < rows; ++row) {
+    for (std::int64_t j = 0; j < cols; ++j) sums[j] += x[row * cols + j];
+  }
+}
+
+template <typename T>
+void bias_relu_rows(T* y, const T* bias, std::int64_t rows, std::int64_t cols) {
+  for (std::int64_t row = 0; row < rows; ++row) {
+    for (std::int64_t j = 0; j < cols; ++j) {
+      const T value = y[row * cols + j] + (bias == nullptr ? T(0) : bias[j]);
+      y[row * cols + j] = value < T(0) ? T(0) : value;
+    }
+  }
+}
+
 #define ATTN_INSTANTIATE_REFERENCE(T)                                                             \
   template void add<T>(const T*, const T*, T*, std::int64_t);                                     \
   template void sub<T>(const T*, const T*, T*, std::int64_t);                                     \
@@ -266,7 +362,17 @@ void layer_norm_backward_rows(const T* x, const T* gamma, const T* mean, const T
   template void layer_norm_rows<T>(const T*, const T*, const T*, T*, T*, T*, std::int64_t,        \
                                    std::int64_t, T);                                              \
   template void layer_norm_backward_rows<T>(const T*, const T*, const T*, const T*, const T*, T*, \
-                                            T*, T*, std::int64_t, std::int64_t);
+                                            T*, T*, std::int64_t, std::int64_t);               \
+  template void dropout<T>(const T*, const T*, T*, std::uint8_t*, std::int64_t, std::uint64_t,   \
+                           std::uint64_t, double, T);                                            \
+  template void dropout_backward<T>(const T*, const std::uint8_t*, T, T*, std::int64_t);         \
+  template void cross_entropy_rows<T>(const T*, const std::int64_t*, T*, T*, T*, std::int64_t,   \
+                                      std::int64_t, std::int64_t, double);                       \
+  template void cross_entropy_backward_rows<T>(const T*, const std::int64_t*, const T*, const T*, \
+                                               const double*, std::int64_t, T*, std::int64_t,     \
+                                               std::int64_t, std::int64_t, double);               \
+  template void column_sums<T>(const T*, T*, std::int64_t, std::int64_t);                         \
+  template void bias_relu_rows<T>(T*, const T*, std::int64_t, std::int64_t);
 
 ATTN_INSTANTIATE_REFERENCE(float)
 ATTN_INSTANTIATE_REFERENCE(double)

@@ -250,9 +250,11 @@ HWY_EXPORT(LayerNormBackwardRowsF64);
 
 namespace {
 
+using detail::add_block_partials;
 using detail::ceil_div;
 using detail::kChunk;
 using detail::kMinParallel;
+using detail::row_sum_block_rows;
 
 void check_rows(const char* op, std::int64_t rows, std::int64_t cols) {
   ATTN_CHECK(rows >= 0 && cols >= 0, op, ": expected rows >= 0 and cols >= 0, got rows=", rows,
@@ -267,11 +269,11 @@ void for_each_row_block(std::int64_t rows, std::int64_t cols, const Body& body) 
   const std::int64_t rows_per_block =
       std::max<std::int64_t>(1, kChunk / std::max<std::int64_t>(cols, 1));
   const std::int64_t num_blocks = ceil_div(rows, rows_per_block);
-#pragma omp parallel for schedule(static) if (rows * cols >= kMinParallel && num_blocks > 1)
-  for (std::int64_t block = 0; block < num_blocks; ++block) {
-    const std::int64_t first_row = block * rows_per_block;
-    body(first_row, std::min(rows_per_block, rows - first_row));
-  }
+  detail::parallel_for(num_blocks, rows * cols >= kMinParallel && num_blocks > 1,
+                       [&](std::int64_t block) {
+                         const std::int64_t first_row = block * rows_per_block;
+                         body(first_row, std::min(rows_per_block, rows - first_row));
+                       });
 }
 
 template <typename T>
@@ -293,24 +295,6 @@ void softmax_backward_any(const char* name, bool log, const T* y, const T* grad_
     const auto kernel = ATTN_DISPATCH(T, SoftmaxBackwardRows);
     kernel(log, y + offset, grad_out + offset, grad_in + offset, count, cols);
   });
-}
-
-// Rows per block for the grad_gamma / grad_beta partial sums: a function of `rows` only,
-// at least 32 rows and at most 256 blocks, so the partial buffers stay small.
-std::int64_t parameter_grad_block_rows(std::int64_t rows) {
-  return std::max<std::int64_t>(32, ceil_div(rows, 256));
-}
-
-// target[j] += sum over blocks b, in block order, of partials[b * cols + j]. The block
-// sums are gathered into block 0 first, so `target` receives one complete sum.
-template <typename T>
-void add_block_partials(std::vector<T>& partials, std::int64_t cols, T* target) {
-  if (target == nullptr || cols == 0) return;
-  const std::int64_t num_blocks = std::int64_t(partials.size()) / cols;
-  for (std::int64_t block = 1; block < num_blocks; ++block) {
-    for (std::int64_t j = 0; j < cols; ++j) partials[j] += partials[block * cols + j];
-  }
-  for (std::int64_t j = 0; j < cols; ++j) target[j] += partials[j];
 }
 
 }  // namespace
@@ -362,13 +346,13 @@ void layer_norm_backward_rows(const T* x, const T* gamma, const T* mean, const T
   ATTN_CHECK(grad_x != x, "layer_norm_backward_rows: grad_x must not alias x");
   ATTN_CHECK(mean != nullptr && rstd != nullptr,
              "layer_norm_backward_rows: expected the mean and rstd saved by the forward pass");
-  const std::int64_t rows_per_block = parameter_grad_block_rows(rows);
+  const std::int64_t rows_per_block = row_sum_block_rows(rows);
   const std::int64_t num_blocks = ceil_div(rows, rows_per_block);
   // shape: [num_blocks, cols] each, empty when the caller does not want that gradient
   std::vector<T> gamma_partials(grad_gamma == nullptr ? 0 : num_blocks * cols, T(0));
   std::vector<T> beta_partials(grad_beta == nullptr ? 0 : num_blocks * cols, T(0));
-#pragma omp parallel for schedule(static) if (rows * cols >= kMinParallel && num_blocks > 1)
-  for (std::int64_t block = 0; block < num_blocks; ++block) {
+  const bool parallel = rows * cols >= kMinParallel && num_blocks > 1;
+  detail::parallel_for(num_blocks, parallel, [&](std::int64_t block) {
     const std::int64_t first_row = block * rows_per_block;
     const std::int64_t count = std::min(rows_per_block, rows - first_row);
     const std::int64_t offset = first_row * cols;
@@ -377,7 +361,7 @@ void layer_norm_backward_rows(const T* x, const T* gamma, const T* mean, const T
     const auto kernel = ATTN_DISPATCH(T, LayerNormBackwardRows);
     kernel(x + offset, gamma, mean + first_row, rstd + first_row, grad_y + offset, grad_x + offset,
            block_gamma, block_beta, count, cols);
-  }
+  });
   add_block_partials(gamma_partials, cols, grad_gamma);
   add_block_partials(beta_partials, cols, grad_beta);
 }

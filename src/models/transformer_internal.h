@@ -26,6 +26,9 @@ namespace attn::models::detail {
 // rows). Differentiable w.r.t. x, W and b; W's gradient is zero outside the rows used.
 Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias = Tensor(),
               std::int64_t row_begin = 0, std::int64_t row_end = -1);
+// relu(x · Wᵀ + b): the first layer of a ReLU feed-forward network in one op (the bias and
+// the activation in one pass after the GEMM; the backward masks by the saved output).
+Tensor linear_relu(const Tensor& x, const Tensor& weight, const Tensor& bias);
 // x [B, N, parts·E] contiguous -> part `part` as a [B, H, N, E/H] view (unit-stride rows).
 Tensor head_part(const Tensor& x, std::int64_t parts, std::int64_t part, std::int64_t num_heads);
 // heads [B, H, N, d] -> [B, N, H·d]

@@ -16,20 +16,28 @@ std::shared_ptr<nn::FeedForward> make_feed_forward(const LayerOptions& options, 
                                            options.activation_dropout, options.activation, dtype);
 }
 
+// x + Dropout(y) in one pass. The layers build their nn::Dropout on the default generator
+// (the module's own), so the masks are those of x + dropout.forward(y).
+Tensor add_dropout(const Tensor& x, const nn::Dropout& dropout, const Tensor& y) {
+  return ops::add_dropout(x, y, dropout.p(), dropout.is_training(), default_generator());
+}
+
 // Post-norm (the paper): Norm(x + Dropout(Sublayer(x))).
 // Pre-norm:              x + Dropout(Sublayer(Norm(x))).
 template <typename Sublayer>
 Tensor residual(NormPlacement placement, const nn::LayerNorm& norm, const nn::Dropout& dropout,
                 const Tensor& x, Sublayer&& sublayer) {
-  if (placement == NormPlacement::Post) return norm.forward(x + dropout.forward(sublayer(x)));
-  return x + dropout.forward(sublayer(norm.forward(x)));
+  if (placement == NormPlacement::Post) return norm.forward(add_dropout(x, dropout, sublayer(x)));
+  return add_dropout(x, dropout, sublayer(norm.forward(x)));
 }
 
 // w2(dropout(activation(w1(x)))): nn::FeedForward's computation on the fused linear.
 Tensor position_wise_feed_forward(const nn::FeedForward& network, const Tensor& x, double dropout) {
   // hidden [..., d_ff]
-  Tensor hidden = detail::linear(x, network.w1().weight(), network.w1().bias());
-  hidden = network.activation() == nn::Activation::ReLU ? ops::relu(hidden) : ops::gelu(hidden);
+  Tensor hidden =
+      network.activation() == nn::Activation::ReLU
+          ? detail::linear_relu(x, network.w1().weight(), network.w1().bias())
+          : ops::gelu(detail::linear(x, network.w1().weight(), network.w1().bias()));
   hidden = ops::dropout(hidden, dropout, network.is_training());
   return detail::linear(hidden, network.w2().weight(), network.w2().bias());
 }

@@ -42,6 +42,30 @@ void for_each_row(const Shape& shape, const std::vector<const Shape*>& strides, 
   }
 }
 
+// How many trailing dimensions of `shape` every one of `strides` lays out row-major (the
+// last with stride 1, each earlier one spanning the ones after it; size-1 dims fit any).
+std::size_t row_major_suffix(const Shape& shape, const std::vector<const Shape*>& strides) {
+  std::size_t count = 0;
+  std::int64_t span = 1;  // elements spanned by the dims after the current one
+  for (std::size_t d = shape.size(); d-- > 0; ++count) {
+    for (const Shape* layout : strides) {
+      if (shape[d] != 1 && (*layout)[d] != span) return count;
+    }
+    span *= shape[d];
+  }
+  return count;
+}
+
+// x's last `count` dimensions, row-major in x, as one dimension with stride 1.
+Tensor merge_trailing(const Tensor& x, std::size_t count) {
+  const std::size_t keep = x.shape().size() - count;
+  Shape shape(x.shape().begin(), x.shape().begin() + keep);
+  Shape strides(x.strides().begin(), x.strides().begin() + keep);
+  shape.push_back(shape_numel(Shape(x.shape().begin() + keep, x.shape().end())));
+  strides.push_back(1);
+  return x.as_strided(shape, strides, x.offset());
+}
+
 template <typename T>
 using BinaryKernel = void (*)(const T*, const T*, T*, std::int64_t);
 
@@ -60,10 +84,18 @@ Tensor binary_map(const Tensor& a, const Tensor& b, std::string_view op, BinaryK
     kernel(left_base, right_base, out_base, out.numel());
     return out;
   }
+  // Trailing dimensions in which both operands are row-major (a positional encoding [N, E]
+  // broadcast over a batch [B, N, E], say) merge into one run per kernel call.
+  const std::size_t merged = row_major_suffix(shape, {&left.strides(), &right.strides()});
+  if (merged > 1) {
+    left = merge_trailing(left, merged);
+    right = merge_trailing(right, merged);
+    shape = left.shape();
+  }
   std::int64_t inner = shape.empty() ? 1 : shape.back();
   std::int64_t left_step = shape.empty() ? 0 : left.strides().back();
   std::int64_t right_step = shape.empty() ? 0 : right.strides().back();
-  Shape out_strides = out.strides();
+  Shape out_strides = contiguous_strides(shape);
   for_each_row(shape, {&left.strides(), &right.strides(), &out_strides},
                [&](const std::vector<std::int64_t>& offsets) {
                  const T* x = left_base + offsets[0];

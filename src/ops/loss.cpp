@@ -1,7 +1,9 @@
 // Cross-entropy with ignore_index and label smoothing, as torch.nn.functional.cross_entropy:
 //   loss_i = (1 - ε) · (−log p_i[t_i]) + ε · (−(1/C) Σ_c log p_i[c])
 // averaged over the targets that are not ignored (NaN when every target is ignored, as in
-// PyTorch). The backward is the closed form p − (1 − ε)·onehot(t) − ε/C per row.
+// PyTorch). The backward is the closed form p − (1 − ε)·onehot(t) − ε/C per row. Both passes
+// run in kernels::cross_entropy_rows / cross_entropy_backward_rows, which keep only each row's
+// maximum and log-sum-exp: the [N, C] log-probabilities are never stored.
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -52,28 +54,25 @@ CrossEntropyProblem check_cross_entropy(const Tensor& logits, const Tensor& targ
 
 }  // namespace
 
-Tensor cross_entropy(const Tensor& logits, const Tensor& targets, const CrossEntropyOptions& options) {
+Tensor cross_entropy(const Tensor& logits, const Tensor& targets,
+                     const CrossEntropyOptions& options) {
   CrossEntropyProblem problem = check_cross_entropy(logits, targets, options);
-  std::int64_t rows = problem.rows, classes = problem.classes;
-  double smoothing = options.label_smoothing;
-  Tensor log_probabilities = Tensor::empty({rows, classes}, logits.dtype());
+  const std::int64_t rows = problem.rows, classes = problem.classes;
+  const double smoothing = options.label_smoothing;
+  const std::int64_t ignore_index = options.ignore_index;
+  // One loss, maximum and log-sum-exp per row; the log-probabilities are never stored.
   Tensor per_row = Tensor::empty({rows}, logits.dtype());
-  std::int64_t counted = 0;
+  Tensor row_max = Tensor::empty({rows}, logits.dtype());
+  Tensor log_total = Tensor::empty({rows}, logits.dtype());
   const std::int64_t* target = problem.targets.data<std::int64_t>();
   dispatch_floating(logits.dtype(), "cross_entropy", [&](auto tag) {
     using T = decltype(tag);
-    T* log_p = log_probabilities.data<T>();
-    kernels::log_softmax_rows<T>(problem.logits.data<T>(), log_p, rows, classes);
-    for (std::int64_t i = 0; i < rows; ++i) {
-      if (target[i] == options.ignore_index) {
-        per_row.data<T>()[i] = T(0);
-        continue;
-      }
-      ++counted;
-      T smooth = classes > 0 ? -kernels::sum<T>(log_p + i * classes, classes) / T(classes) : T(0);
-      per_row.data<T>()[i] = T(1 - smoothing) * -log_p[i * classes + target[i]] + T(smoothing) * smooth;
-    }
+    kernels::cross_entropy_rows<T>(problem.logits.data<T>(), target, per_row.data<T>(),
+                                   row_max.data<T>(), log_total.data<T>(), rows, classes,
+                                   ignore_index, smoothing);
   });
+  const std::int64_t counted =
+      std::count_if(target, target + rows, [&](std::int64_t t) { return t != ignore_index; });
   Tensor loss;
   double scale = 1.0;
   if (options.reduction == Reduction::None) {
@@ -86,35 +85,25 @@ Tensor cross_entropy(const Tensor& logits, const Tensor& targets, const CrossEnt
     for (double value : per_row.to_vector<double>()) total += value;
     loss = Tensor::full({}, total * scale, logits.dtype());
   }
-  Reduction reduction = options.reduction;
-  std::int64_t ignore_index = options.ignore_index;
-  Tensor saved_log_p = log_probabilities.detach(), saved_targets = problem.targets;
+  const Reduction reduction = options.reduction;
+  Tensor saved_logits = problem.logits.detach(), saved_targets = problem.targets;
   Shape logits_shape = logits.shape();
   return record(loss, "cross_entropy", {logits}, [=](const Tensor& gradient) {
+    // d loss / d logit_c = weight · (p_c − smoothing / C − [c = target] (1 − smoothing)),
+    // with weight the upstream gradient of the row (times 1/count for the mean).
     Tensor upstream = gradient.to(DType::Float64).contiguous();
-    Tensor grad_logits = Tensor::empty({rows, classes}, saved_log_p.dtype());
-    dispatch_floating(saved_log_p.dtype(), "cross_entropy", [&](auto tag) {
+    const bool per_row_weights = reduction == Reduction::None;
+    const double shared_weight = per_row_weights ? 0.0 : upstream.data<double>()[0] * scale;
+    Tensor grad_logits = Tensor::empty({rows, classes}, saved_logits.dtype());
+    dispatch_floating(saved_logits.dtype(), "cross_entropy", [&](auto tag) {
       using T = decltype(tag);
-      const T* log_p = saved_log_p.data<T>();
-      const std::int64_t* target = saved_targets.data<std::int64_t>();
-      T* grad = grad_logits.data<T>();
-      // d loss / d logit_c = weight · (p_c − smoothing / C − [c = target] (1 − smoothing)),
-      // row by row: p = exp(log p) by the SIMD kernel, then one affine pass and one fix-up.
-#pragma omp parallel for schedule(static) if (rows * classes > 65536)
-      for (std::int64_t i = 0; i < rows; ++i) {
-        T* row = grad + i * classes;
-        if (target[i] == ignore_index) {
-          std::fill(row, row + classes, T(0));
-          continue;
-        }
-        const double weight = reduction == Reduction::None ? upstream.data<double>()[i]
-                                                           : upstream.data<double>()[0] * scale;
-        kernels::exp<T>(log_p + i * classes, row, classes);
-        kernels::affine<T>(row, T(weight), T(-weight * smoothing / double(classes)), row, classes);
-        row[target[i]] -= T(weight * (1.0 - smoothing));
-      }
+      kernels::cross_entropy_backward_rows<T>(
+          saved_logits.data<T>(), saved_targets.data<std::int64_t>(), row_max.data<T>(),
+          log_total.data<T>(), per_row_weights ? upstream.data<double>() : &shared_weight,
+          per_row_weights ? 1 : 0, grad_logits.data<T>(), rows, classes, ignore_index, smoothing);
     });
-    return std::vector<Tensor>{grad_logits.as_strided(logits_shape, contiguous_strides(logits_shape), 0)};
+    return std::vector<Tensor>{
+        grad_logits.as_strided(logits_shape, contiguous_strides(logits_shape), 0)};
   });
 }
 

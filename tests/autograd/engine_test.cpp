@@ -135,5 +135,36 @@ TEST(Autograd, SlicesOfOneTensorAccumulateIntoOneGradient) {
   }
 }
 
+// The residual pattern: y is read by a sum (whose backward passes its upstream gradient on
+// unchanged) and by another op. Gradients of y are added in place only into tensors that
+// nothing else holds: the caller's upstream gradient and the other input's gradient stay as
+// they were, in either order of arrival.
+TEST(Autograd, PendingGradientsAddInPlaceOnlyWhenUnshared) {
+  Tensor x = parameter({1, 2, 3});
+  Tensor w = parameter({4, 5, 6});
+  for (bool residual_first : {true, false}) {
+    x.zero_grad();
+    w.zero_grad();
+    Tensor y = x * 3.0;     // not a leaf
+    Tensor branch = y * w;  // dy = w
+    Tensor out = residual_first ? y + branch : branch + y;
+    Tensor upstream = Tensor::from_vector<double>({3}, {1, 1, 1});
+    out.backward(upstream);
+    EXPECT_EQ(upstream.to_vector<double>(), (std::vector<double>{1, 1, 1}));
+    EXPECT_EQ(x.grad().to_vector<double>(), (std::vector<double>{15, 18, 21}));  // 3 (1 + w)
+    EXPECT_EQ(w.grad().to_vector<double>(), (std::vector<double>{3, 6, 9}));   // y
+  }
+}
+
+// Three reads of one op output, each adding its gradient: the sum is exact and the first
+// gradient, once the engine owns it alone, takes the others in place.
+TEST(Autograd, ManyReadsOfOneOutputSumTheirGradients) {
+  Tensor x = parameter({1, -1});
+  Tensor y = x * 2.0;
+  Tensor loss = ops::sum(y * 1.0) + ops::sum(y * 10.0) + ops::sum(y * 100.0);
+  loss.backward();
+  EXPECT_EQ(x.grad().to_vector<double>(), (std::vector<double>{222, 222}));
+}
+
 }  // namespace
 }  // namespace attn

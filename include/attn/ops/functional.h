@@ -23,6 +23,11 @@ Tensor embedding(const Tensor& indices, const Tensor& weight, std::int64_t paddi
 // Inverted dropout: zeroes each element with probability p and scales the rest by 1/(1-p).
 // The mask comes from the counter-based generator, so it does not depend on the thread count.
 Tensor dropout(const Tensor& x, double p, bool training, Generator& generator = default_generator());
+// residual + dropout(x, p, training, generator), in one pass (the residual connection around
+// a Transformer sublayer): the same mask, drawn from the same part of the stream, as the
+// two ops. residual and x have one shape and dtype.
+Tensor add_dropout(const Tensor& residual, const Tensor& x, double p, bool training,
+                   Generator& generator = default_generator());
 
 enum class Reduction { None, Mean, Sum };
 
