@@ -55,7 +55,9 @@ Tensor dropout(const Tensor& x, double p, bool training, Generator& generator) {
   check_probability(p, "dropout");
   if (!training || p == 0.0) return x;
   if (p == 1.0) return mul(x, 0.0);
-  auto [out, keep] = dropout_forward(x.contiguous(), Tensor(), p, generator, "dropout");
+  // Not a structured binding: clang 14 (the fuzz build) cannot capture one in a lambda.
+  auto [out, keep_mask] = dropout_forward(x.contiguous(), Tensor(), p, generator, "dropout");
+  Tensor keep = keep_mask;
   return record(out, "dropout", {x}, [=](const Tensor& gradient) {
     return std::vector<Tensor>{dropout_gradient(gradient, keep, p)};
   });
@@ -71,8 +73,9 @@ Tensor add_dropout(const Tensor& residual, const Tensor& x, double p, bool train
   check_probability(p, "add_dropout");
   if (!training || p == 0.0) return add(residual, x);
   if (p == 1.0) return add(residual, mul(x, 0.0));
-  auto [out, keep] =
+  auto [out, keep_mask] =
       dropout_forward(x.contiguous(), residual.contiguous(), p, generator, "add_dropout");
+  Tensor keep = keep_mask;
   return record(out, "add_dropout", {residual, x}, [=](const Tensor& gradient) {
     return std::vector<Tensor>{gradient, dropout_gradient(gradient, keep, p)};
   });
