@@ -122,6 +122,9 @@ DEFAULTS: dict[str, object] = {
     "train.log_every": 50,
     "train.threads": 0,
     "train.progress": "auto",
+    # attn skips steps with a non-finite loss or gradient norm; the reference stops at the
+    # first one (it is only run where attn has none), so the key is read and unused.
+    "train.max_bad_steps": 10,
 }
 # The RNN's keys belong to the same schema; the reference accepts and ignores them.
 IGNORED_PREFIXES = ("model.rnn.",)

@@ -18,6 +18,7 @@
 #include "attn/tasks/task_common.h"
 #include "attn/text/char_vocabulary.h"
 #include "attn/text/sentencepiece.h"
+#include "attn/text/utf8.h"
 #include "attn/text/word_vocabulary.h"
 #include "attn/train/trainer.h"
 
@@ -340,6 +341,7 @@ std::vector<Classification> Classifier::classify(const std::vector<std::string>&
   std::vector<std::int64_t> lengths(texts.size());
   for (std::size_t i = 0; i < texts.size(); ++i) {
     ATTN_CHECK(!is_blank(texts[i]), "classify: text ", i + 1, " is empty");
+    text::check_utf8(texts[i], "classify: text " + std::to_string(i + 1));
     ids[i] = classification_ids(*tokenizer_, texts[i], max_length_, truncation_);
     lengths[i] = static_cast<std::int64_t>(ids[i].size());
   }

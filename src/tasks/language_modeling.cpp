@@ -15,6 +15,7 @@
 #include "attn/tasks/task_common.h"
 #include "attn/text/char_vocabulary.h"
 #include "attn/text/sentencepiece.h"
+#include "attn/text/utf8.h"
 #include "attn/train/trainer.h"
 
 namespace attn::tasks {
@@ -183,6 +184,7 @@ std::vector<Generation> TextGenerator::generate(const std::vector<std::string>& 
   std::vector<std::vector<std::int64_t>> encoded(prompts.size());
   for (std::size_t i = 0; i < prompts.size(); ++i) {
     encoded[i] = {text::kEosId};
+    text::check_utf8(prompts[i], "generate: prompt " + std::to_string(i + 1));
     const std::vector<std::int64_t> ids = tokenizer_->encode(prompts[i]);
     encoded[i].insert(encoded[i].end(), ids.begin(), ids.end());
     ATTN_CHECK(static_cast<std::int64_t>(encoded[i].size()) <= max_length(), "generate: prompt ",

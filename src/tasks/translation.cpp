@@ -17,6 +17,7 @@
 #include "attn/ops/ops.h"
 #include "attn/tasks/task_common.h"
 #include "attn/text/sentencepiece.h"
+#include "attn/text/utf8.h"
 #include "attn/train/trainer.h"
 
 namespace attn::tasks {
@@ -199,6 +200,7 @@ std::vector<std::vector<Translation>> translate_sentences(const TranslationModel
   std::vector<std::int64_t> lengths(sentences.size());
   std::vector<std::int64_t> pending;  // non-empty sentences
   for (std::size_t i = 0; i < sentences.size(); ++i) {
+    text::check_utf8(sentences[i], "translate: sentence " + std::to_string(i + 1));
     sources[i] = source_ids(source_tokenizer, sentences[i]);
     const auto length = static_cast<std::int64_t>(sources[i].size());
     ATTN_CHECK(model.max_length() == 0 || length <= model.max_length(), "translate: sentence ",

@@ -37,6 +37,8 @@ nlohmann::json to_json(const TrainingState& state) {
       {"window_grad_norm_sum", state.window_grad_norm_sum},
       {"window_tokens", state.window_tokens},
       {"window_steps", state.window_steps},
+      {"skipped_steps", state.skipped_steps},
+      {"consecutive_skipped_steps", state.consecutive_skipped_steps},
       {"generators", generators},
       {"optimizer", state.optimizer},
   };
@@ -58,6 +60,9 @@ TrainingState state_from_json(const nlohmann::json& json) {
   state.window_grad_norm_sum = json.at("window_grad_norm_sum").get<double>();
   state.window_tokens = json.at("window_tokens").get<std::int64_t>();
   state.window_steps = json.at("window_steps").get<std::int64_t>();
+  // Absent from state files written before steps could be skipped.
+  state.skipped_steps = json.value("skipped_steps", std::int64_t{0});
+  state.consecutive_skipped_steps = json.value("consecutive_skipped_steps", std::int64_t{0});
   for (const nlohmann::json& generator : json.at("generators")) {
     state.generators.push_back(
         {generator.at("seed").get<std::uint64_t>(), generator.at("offset").get<std::uint64_t>()});

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <csignal>
 #include <cstdio>
+#include <filesystem>
 #include <iostream>
 
 #include "attn/autograd/grad_mode.h"
@@ -112,6 +113,18 @@ std::string describe_validation(const ValidationResult& result) {
   return text;
 }
 
+// io::AtomicFileWriter writes ".<name>.tmp-<id>" beside its target. A process killed during
+// a write leaves that file behind (the target itself is intact); each can be as large as a
+// checkpoint, so a run removes those of earlier sessions before it writes anything.
+void remove_abandoned_temporary_files(const std::filesystem::path& folder) {
+  std::error_code error;
+  for (const auto& entry : std::filesystem::directory_iterator(folder, error)) {
+    std::string name = entry.path().filename().string();
+    if (name.starts_with(".") && name.find(".tmp-") != std::string::npos && entry.is_regular_file())
+      std::filesystem::remove(entry.path(), error);
+  }
+}
+
 std::vector<Generator*> generators_of(Task& task) {
   std::vector<Generator*> generators{&default_generator()};
   for (Generator* generator : task.extra_generators()) generators.push_back(generator);
@@ -187,6 +200,8 @@ void Trainer::restore_generators() {
 
 void Trainer::prepare_run() {
   run_.create();
+  remove_abandoned_temporary_files(run_.root());
+  remove_abandoned_temporary_files(run_.checkpoint_dir());
   std::string metrics_path = run_.metrics_log().string();
   if (options_.resume) {
     state_ = load_last_checkpoint(run_, task_.model(), *optimizer_);
@@ -266,6 +281,7 @@ TrainResult Trainer::result_of(const Session& session, StopReason reason, double
   result.steps = state_.step;
   result.epoch = state_.epoch;
   result.tokens = state_.tokens;
+  result.skipped_steps = state_.skipped_steps;
   result.elapsed_seconds = elapsed;
   result.best_score = state_.best_score;
   result.best_step = state_.best_step;
@@ -285,17 +301,20 @@ std::optional<StopReason> Trainer::stop_reason(const Session& session) const {
   return std::nullopt;
 }
 
-// One update: its loss, its gradient norm before clipping, its units.
+// One update: its loss, its gradient norm before clipping, its units; or why it was skipped.
 struct Trainer::StepOutcome {
   double loss = 0.0;
   double grad_norm = 0.0;
   std::int64_t num_tokens = 0;
+  std::string skip_reason;  // empty for an update that happened
+  bool skipped() const { return !skip_reason.empty(); }
 };
 
 void Trainer::run_step(Session& session) {
   std::int64_t epoch = state_.epoch;
   StepOutcome outcome = update_model(epoch, state_.batch_index);
   account_step(session, outcome);
+  if (outcome.skipped()) report_skipped_step(session, outcome);
   bool epoch_ended = ++state_.batch_index == task_.batches_per_epoch();
   if (epoch_ended) {
     state_.epoch += 1;
@@ -316,22 +335,34 @@ Trainer::StepOutcome Trainer::update_model(std::int64_t epoch, std::int64_t batc
   StepOutcome outcome;
   outcome.loss = checked_loss(result, step);
   outcome.num_tokens = result.num_tokens;
-  if (!std::isfinite(outcome.loss)) fail("the loss is " + describe_number(outcome.loss) + where);
+  if (!std::isfinite(outcome.loss)) {
+    outcome.skip_reason = "the loss is " + describe_number(outcome.loss) + where;
+    return outcome;  // no backward: nothing would be applied
+  }
   result.loss.backward();
   const std::vector<Tensor>& parameters = optimizer_->parameters();
   outcome.grad_norm = options_.clip_grad_norm > 0.0
                           ? optim::clip_grad_norm(parameters, options_.clip_grad_norm)
                           : optim::global_grad_norm(parameters);
   if (!std::isfinite(outcome.grad_norm)) {
-    fail("the gradient norm is " + describe_number(outcome.grad_norm) + where);
+    outcome.skip_reason = "the gradient norm is " + describe_number(outcome.grad_norm) + where;
+  } else {
+    optimizer_->step();
   }
-  optimizer_->step();
-  optimizer_->zero_grad();  // frees the gradients before validation and saving
+  optimizer_->zero_grad();  // frees the gradients (a skipped step's too) before the next use
   return outcome;
 }
 
 void Trainer::account_step(Session& session, const StepOutcome& outcome) {
   state_.step += 1;
+  session.learning_rate = optimizer_->learning_rate();
+  if (outcome.skipped()) {
+    // A skipped step trains on nothing: it stays out of the counters and the log window.
+    state_.skipped_steps += 1;
+    state_.consecutive_skipped_steps += 1;
+    return;
+  }
+  state_.consecutive_skipped_steps = 0;
   state_.tokens += outcome.num_tokens;
   state_.window_loss_sum += outcome.loss * static_cast<double>(outcome.num_tokens);
   state_.window_grad_norm_sum += outcome.grad_norm;
@@ -339,12 +370,26 @@ void Trainer::account_step(Session& session, const StepOutcome& outcome) {
   state_.window_steps += 1;
   session.rate_tokens += outcome.num_tokens;
   session.session_tokens += outcome.num_tokens;
-  session.learning_rate = optimizer_->learning_rate();
   session.smoothed_loss =
       session.smoothed_count == 0
           ? outcome.loss
           : (1.0 - kLossSmoothing) * session.smoothed_loss + kLossSmoothing * outcome.loss;
   session.smoothed_count += 1;
+}
+
+void Trainer::report_skipped_step(Session& session, const StepOutcome& outcome) {
+  std::int64_t in_a_row = state_.consecutive_skipped_steps;
+  if (in_a_row > options_.max_bad_steps) {
+    std::string limit = "train.max_bad_steps = " + std::to_string(options_.max_bad_steps);
+    if (in_a_row == 1) fail(outcome.skip_reason + ", and " + limit + " allows no skipped step");
+    fail(std::to_string(in_a_row) + " steps in a row had a non-finite loss or gradient norm, " +
+         "more than " + limit + " allows; the last: " + outcome.skip_reason);
+  }
+  session.log->write_event("skipped", state_.step, elapsed_seconds(session),
+                           {{"reason", outcome.skip_reason}});
+  session.progress.message("skipped step " + std::to_string(state_.step) + ": " +
+                           outcome.skip_reason + "; no update (" + std::to_string(in_a_row) +
+                           " in a row, at most " + std::to_string(options_.max_bad_steps) + ")");
 }
 
 void Trainer::after_step(Session& session, std::int64_t step_epoch, bool epoch_ended) {
@@ -367,12 +412,17 @@ void Trainer::log_window(Session& session, std::int64_t step_epoch) {
   TrainRecord record;
   record.step = state_.step;
   record.epoch = step_epoch;
-  record.loss = state_.window_loss_sum / static_cast<double>(state_.window_tokens);
+  // A window of skipped steps only has no loss or norm: the log writes null.
+  record.loss = state_.window_tokens > 0
+                    ? state_.window_loss_sum / static_cast<double>(state_.window_tokens)
+                    : NAN;
   record.learning_rate = session.learning_rate;
   record.tokens_per_second =
       window_seconds > 0 ? static_cast<double>(session.rate_tokens) / window_seconds : 0.0;
   record.tokens = state_.tokens;
-  record.grad_norm = state_.window_grad_norm_sum / static_cast<double>(state_.window_steps);
+  record.grad_norm = state_.window_steps > 0
+                         ? state_.window_grad_norm_sum / static_cast<double>(state_.window_steps)
+                         : NAN;
   record.elapsed_seconds = elapsed_seconds(session);
   session.log->write(record);
   state_.window_loss_sum = 0.0;

@@ -80,6 +80,8 @@ void check_loop_settings(const TrainerOptions& options) {
   check_non_negative(options.min_delta, "min_delta");
   ATTN_CHECK(options.log_every >= 1, "train.log_every must be >= 1; got ", options.log_every);
   ATTN_CHECK(options.threads >= 0, "train.threads must be >= 0; got ", options.threads);
+  ATTN_CHECK(options.max_bad_steps >= 0, "train.max_bad_steps must be >= 0; got ",
+             options.max_bad_steps);
   ATTN_CHECK(!options.run_dir.empty(), "train.run_dir must name a directory");
 }
 
@@ -104,6 +106,9 @@ Schema trainer_schema() {
       .add("schedule_steps", d.schedule_steps, "cosine: steps to decay over (0: the step limit)")
       .add("min_learning_rate", d.min_learning_rate, "cosine: the final rate")
       .add("clip_grad_norm", d.clip_grad_norm, "clip the global gradient norm to this (0: off)")
+      .add("max_bad_steps", d.max_bad_steps,
+           "steps in a row with a non-finite loss or gradient that are skipped before training "
+           "stops (0: stop at the first)")
       .add("max_steps", d.max_steps, "stop after this many updates in all (0: no limit)")
       .add("max_epochs", d.max_epochs, "stop after this many epochs (0: no limit)")
       .add("max_minutes", d.max_minutes, "stop after this much training time in all (0: no limit)")
@@ -144,6 +149,7 @@ TrainerOptions trainer_options(const Config& config) {
   o.schedule_steps = integer("schedule_steps");
   o.min_learning_rate = real("min_learning_rate");
   o.clip_grad_norm = real("clip_grad_norm");
+  o.max_bad_steps = integer("max_bad_steps");
   o.max_steps = integer("max_steps");
   o.max_epochs = integer("max_epochs");
   o.max_minutes = real("max_minutes");

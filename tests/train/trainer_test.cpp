@@ -7,6 +7,7 @@
 #include <cstring>
 #include <fstream>
 #include <functional>
+#include <set>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
@@ -363,8 +364,10 @@ TEST(Trainer, NonFiniteLossStopsAndKeepsTheLastGoodCheckpoint) {
   };
   TrainerOptions options = quick_options(directory.path());
   options.save_every = 5;
+  options.max_bad_steps = 0;  // the first bad step stops
   expect_error([&] { Trainer(task, options).fit(); },
-               {"loss is NaN at step 7", "last good checkpoint is kept", "last.safetensors"});
+               {"loss is NaN at step 7", "train.max_bad_steps = 0 allows no skipped step",
+                "last good checkpoint is kept", "last.safetensors"});
   RunDirectory run(directory.path());
   EXPECT_EQ(metadata(run.last_checkpoint(), "step"), "5");
   for (const auto& [name, tensor] : io::load_checkpoint(run.last_checkpoint().string()).tensors) {
@@ -387,6 +390,7 @@ TEST(Trainer, NonFiniteGradientStopsBeforeTheUpdate) {
   ClassificationTask task(1);
   TrainerOptions options = quick_options(directory.path());
   options.save_every = 2;
+  options.max_bad_steps = 0;
   std::map<std::string, Tensor> at_step_two;
   // sqrt(b - b) is 0 forward but has an infinite derivative at 0.
   task.break_step = [&](Tensor loss, std::int64_t step, TinyNet& model) {
@@ -402,6 +406,171 @@ TEST(Trainer, NonFiniteGradientStopsBeforeTheUpdate) {
   expect_same_tensors(
       io::load_checkpoint(RunDirectory(directory.path()).last_checkpoint().string()).tensors,
       at_step_two);
+}
+
+// The model's and the optimizer's tensors, cloned.
+std::map<std::string, Tensor> snapshot(const std::map<std::string, Tensor>& tensors) {
+  std::map<std::string, Tensor> copies;
+  for (const auto& [name, tensor] : tensors) copies.emplace(name, tensor.clone());
+  return copies;
+}
+
+// Makes the loss NaN at the steps in `nan_loss` and the gradient non-finite at those in
+// `bad_gradient` (sqrt(b - b) is 0 forward, but its derivative is inf · 0 = NaN).
+std::function<Tensor(Tensor, std::int64_t, TinyNet&)> spoil_steps(
+    std::set<std::int64_t> nan_loss, std::set<std::int64_t> bad_gradient) {
+  return [=](Tensor loss, std::int64_t step, TinyNet& model) {
+    if (nan_loss.count(step)) return ops::mul(loss, NAN);
+    if (!bad_gradient.count(step)) return loss;
+    const Tensor& bias = model.output->bias();
+    return ops::add(loss, ops::sum(ops::sqrt(ops::sub(bias, bias))));
+  };
+}
+
+// Losses as bit patterns, so that NaN compares equal to the same NaN.
+std::vector<std::uint64_t> loss_bits(const std::vector<double>& losses) {
+  std::vector<std::uint64_t> bits(losses.size());
+  std::memcpy(bits.data(), losses.data(), losses.size() * sizeof(double));
+  return bits;
+}
+
+TEST(Trainer, NonFiniteStepsAreSkippedReportedAndChangeNothing) {
+  TemporaryDirectory directory;
+  manual_seed(1);
+  ClassificationTask task(1);
+  TrainerOptions options = quick_options(directory.path());
+  options.log_every = 2;  // steps 7-8 are a whole window of skipped steps
+  std::ostringstream progress;
+  options.progress = "lines";
+  options.progress_stream = &progress;
+  Trainer trainer(task, options);
+  auto spoil = spoil_steps({7}, {8});
+  std::map<std::string, Tensor> model_before, optimizer_before;
+  task.break_step = [&](Tensor loss, std::int64_t step, TinyNet& model) {
+    if (step == 7) {  // the state after step 6, before the two bad steps
+      model_before = snapshot(model.state_dict());
+      optimizer_before = snapshot(trainer.optimizer().state_dict());
+    }
+    if (step == 9) {  // the state the two bad steps left behind
+      expect_same_tensors(model.state_dict(), model_before);
+      expect_same_tensors(trainer.optimizer().state_dict(), optimizer_before);
+    }
+    return spoil(loss, step, model);
+  };
+  TrainResult result = trainer.fit();
+  EXPECT_EQ(result.reason, StopReason::MaxSteps);
+  EXPECT_EQ(result.steps, 30);
+  EXPECT_EQ(result.skipped_steps, 2);
+  EXPECT_EQ(result.tokens, 28 * kBatchSize);  // skipped steps train on nothing
+  ASSERT_EQ(task.losses.size(), 30u);
+  EXPECT_TRUE(std::isnan(task.losses[6]));
+  for (const auto& [name, tensor] : task.model().state_dict()) {
+    for (float value : tensor.to_vector<float>()) ASSERT_TRUE(std::isfinite(value)) << name;
+  }
+
+  std::vector<nlohmann::json> skipped = records_of_type(result.run, "skipped");
+  ASSERT_EQ(skipped.size(), 2u);
+  EXPECT_EQ(skipped[0]["step"], 7);
+  EXPECT_EQ(skipped[0]["reason"], "the loss is NaN at step 7 (epoch 0, batch 6)");
+  EXPECT_EQ(skipped[1]["step"], 8);
+  EXPECT_TRUE(skipped[1]["reason"].get<std::string>().starts_with("the gradient norm is "));
+  EXPECT_TRUE(skipped[1]["reason"].get<std::string>().ends_with(" at step 8 (epoch 0, batch 7)"));
+  for (const nlohmann::json& record : records_of_type(result.run, "train")) {
+    // The window of steps 7-8 has no loss and no norm: null, not a made-up number.
+    bool all_skipped = record["step"] == 8;
+    EXPECT_EQ(record["loss"].is_null(), all_skipped) << record;
+    EXPECT_EQ(record["grad_norm"].is_null(), all_skipped) << record;
+  }
+  EXPECT_NE(progress.str().find("skipped step 7: the loss is NaN at step 7 (epoch 0, batch 6); "
+                                "no update (1 in a row, at most 10)"),
+            std::string::npos)
+      << progress.str();
+  EXPECT_NE(progress.str().find("skipped step 8: the gradient norm is "), std::string::npos);
+}
+
+TEST(Trainer, TooManyBadStepsInARowStopWithAClearError) {
+  TemporaryDirectory directory;
+  manual_seed(1);
+  ClassificationTask task(1);
+  // Bad steps 4 and 6 are isolated; 10-13 are four in a row, one more than allowed.
+  task.break_step = spoil_steps({4, 10, 11, 13}, {6, 12});
+  TrainerOptions options = quick_options(directory.path());
+  options.max_bad_steps = 3;
+  options.save_every = 1;
+  expect_error([&] { Trainer(task, options).fit(); },
+               {"4 steps in a row had a non-finite loss or gradient norm",
+                "more than train.max_bad_steps = 3 allows",
+                "the last: the loss is NaN at step 13 (epoch 1, batch 4)",
+                "last good checkpoint is kept"});
+  RunDirectory run(directory.path());
+  EXPECT_EQ(metadata(run.last_checkpoint(), "step"), "12");
+  EXPECT_EQ(read_log(run).back()["type"], "error");
+  EXPECT_EQ(records_of_type(run, "skipped").size(), 5u);  // 4, 6, 10, 11, 12
+}
+
+TEST(Trainer, ResumeInsideARunOfBadStepsSkipsAndStopsAsTheWholeRunDoes) {
+  TemporaryDirectory directory;
+  const std::set<std::int64_t> bad{5, 6, 7, 9, 10};
+  auto options_for = [&](const std::string& name) {
+    TrainerOptions options = quick_options(directory.path() / name);
+    options.max_bad_steps = 2;
+    return options;
+  };
+  // Uninterrupted, with two bad steps in a row allowed: 5 and 6 are skipped, 7 is one too
+  // many and stops the run.
+  manual_seed(5);
+  ClassificationTask whole(5);
+  whole.break_step = spoil_steps(bad, {});
+  expect_error([&] { Trainer(whole, options_for("whole")).fit(); },
+               {"3 steps in a row", "at step 7"});
+
+  // Stopped after step 6 (two bad steps in a row so far) and resumed: the count carries over.
+  manual_seed(5);
+  ClassificationTask first(5);
+  first.break_step = spoil_steps(bad, {});
+  TrainerOptions first_options = options_for("split");
+  first_options.max_steps = 6;
+  EXPECT_EQ(Trainer(first, first_options).fit().skipped_steps, 2);
+  manual_seed(77);
+  ClassificationTask second(5);
+  // steps_seen restarts at 1 in a new task: shift the bad steps by the six already done.
+  second.break_step = spoil_steps({7 - 6, 9 - 6, 10 - 6}, {});
+  TrainerOptions second_options = options_for("split");
+  second_options.resume = true;
+  expect_error([&] { Trainer(second, second_options).fit(); }, {"3 steps in a row", "at step 7"});
+
+  // With room for three in a row both runs reach the end with the same weights and losses.
+  for (const char* name : {"whole3", "split3"}) std::filesystem::remove_all(directory.path() / name);
+  auto allow_three = [&](const std::string& name) {
+    TrainerOptions options = options_for(name);
+    options.max_bad_steps = 3;
+    return options;
+  };
+  manual_seed(5);
+  ClassificationTask whole3(5);
+  whole3.break_step = spoil_steps(bad, {});
+  TrainResult whole_result = Trainer(whole3, allow_three("whole3")).fit();
+  EXPECT_EQ(whole_result.steps, 30);
+  EXPECT_EQ(whole_result.skipped_steps, 5);
+  manual_seed(5);
+  ClassificationTask first3(5);
+  first3.break_step = spoil_steps(bad, {});
+  TrainerOptions stop_at_six = allow_three("split3");
+  stop_at_six.max_steps = 6;
+  Trainer(first3, stop_at_six).fit();
+  manual_seed(77);
+  ClassificationTask second3(5);
+  second3.break_step = spoil_steps({7 - 6, 9 - 6, 10 - 6}, {});
+  TrainerOptions resume = allow_three("split3");
+  resume.resume = true;
+  TrainResult split_result = Trainer(second3, resume).fit();
+  EXPECT_EQ(split_result.skipped_steps, 5);
+  std::vector<double> joined = first3.losses;
+  joined.insert(joined.end(), second3.losses.begin(), second3.losses.end());
+  EXPECT_EQ(loss_bits(joined), loss_bits(whole3.losses));
+  expect_same_tensors(second3.model().state_dict(), whole3.model().state_dict());
+  EXPECT_EQ(timeless(records_of_type(RunDirectory(directory.path() / "split3"), "train")),
+            timeless(records_of_type(RunDirectory(directory.path() / "whole3"), "train")));
 }
 
 TEST(Trainer, NonFiniteParameterIsNeverSaved) {
@@ -567,6 +736,9 @@ TEST(Trainer, OptionsAreChecked) {
   options.max_steps = 0;
   options.max_minutes = 1;
   expect_error([&] { Trainer(task, options); }, {"cosine needs train.schedule_steps"});
+  options.schedule = "constant";
+  options.max_bad_steps = -1;
+  expect_error([&] { Trainer(task, options); }, {"train.max_bad_steps must be >= 0"});
 }
 
 TEST(Trainer, SchedulesPeakAtTheLearningRate) {

@@ -68,6 +68,9 @@ struct TrainingState {
   double window_grad_norm_sum = 0.0;
   std::int64_t window_tokens = 0;
   std::int64_t window_steps = 0;
+  // Steps skipped for a non-finite loss or gradient norm: in all, and in a row up to now.
+  std::int64_t skipped_steps = 0;
+  std::int64_t consecutive_skipped_steps = 0;
   // default_generator() first, then the task's extra_generators().
   std::vector<GeneratorState> generators;
   std::string optimizer;  // its name, checked on resume

@@ -21,11 +21,20 @@
 // is finite, optimizer step. Then, at step boundaries: log, validate, save, and stop when a
 // limit is reached (max_steps, max_epochs, max_minutes, early stopping, Ctrl-C).
 //
+// Non-finite values: a step whose loss or gradient norm is NaN or infinite is skipped. Its
+// batch is used up and the step number advances, but no parameter and no optimizer state
+// changes (the gradients are zeroed); a progress line and a "skipped" record of the metrics
+// log say why. More than max_bad_steps skipped steps in a row stop training with an
+// attn::Error naming the last one (0: the first bad step stops). The count of skipped steps
+// is part of the saved state, so a resumed run skips and stops exactly where an uninterrupted
+// one does.
+//
 // Checkpoints (run_directory.h): best.safetensors whenever validation improves;
 // last.safetensors with its optimizer and trainer state at every validation, every
 // save_every steps and when training stops. Before any checkpoint is written every parameter
-// is checked to be finite. A non-finite loss, gradient norm or parameter stops training with
-// an attn::Error that names the step and the last good checkpoint, which is left untouched.
+// is checked to be finite. A non-finite parameter, or too many bad steps in a row, stops
+// training with an attn::Error that names the step and the last good checkpoint, which is
+// left untouched.
 //
 // Resume (options.resume) loads last.safetensors and its state: model, optimizer state
 // (moments, step counts, learning rate), the position (epoch, batch), counters, elapsed time,
@@ -72,6 +81,7 @@ struct TrainerOptions {
   std::int64_t schedule_steps = 0;    // cosine: steps to decay over (0: the step limit)
   double min_learning_rate = 0.0;     // cosine: the floor
   double clip_grad_norm = 0.0;        // 0: no clipping
+  std::int64_t max_bad_steps = 10;    // non-finite steps in a row that are skipped; then stop
 
   std::int64_t max_steps = 0;  // limits: 0 means none; at least one must be set
   std::int64_t max_epochs = 0;
@@ -125,6 +135,7 @@ struct TrainResult {
   std::int64_t steps = 0;  // updates done over the whole run
   std::int64_t epoch = 0;  // position of the next batch
   std::int64_t tokens = 0;
+  std::int64_t skipped_steps = 0;  // steps skipped for a non-finite loss or gradient, in all
   double elapsed_seconds = 0.0;
   std::optional<double> best_score;
   std::int64_t best_step = 0;
@@ -163,6 +174,7 @@ class Trainer {
   void run_step(Session& session);
   StepOutcome update_model(std::int64_t epoch, std::int64_t batch_index);
   void account_step(Session& session, const StepOutcome& outcome);
+  void report_skipped_step(Session& session, const StepOutcome& outcome);
   void after_step(Session& session, std::int64_t step_epoch, bool epoch_ended);
   std::optional<StopReason> stop_reason(const Session& session) const;
   void validate(Session& session);
