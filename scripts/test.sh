@@ -6,6 +6,9 @@
 #   4. install to a temporary prefix, then build and run examples/consumer against it
 #   5. with --asan (or ATTN_CI_SANITIZE=1): build and run the whole suite again under
 #      AddressSanitizer + UndefinedBehaviorSanitizer (the `asan` preset)
+#   6. with --fuzz (or ATTN_CI_FUZZ=1): build the libFuzzer targets (the `fuzz` preset) and
+#      run each from its seed corpus for ATTN_FUZZ_SECONDS (default 60), two at a time
+#      (scripts/fuzz.sh)
 # Exits non-zero on the first failure. ATTN_JOBS sets the build parallelism (default: nproc).
 set -euo pipefail
 
@@ -13,11 +16,13 @@ repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$repo_root"
 
 run_asan="${ATTN_CI_SANITIZE:-0}"
+run_fuzz="${ATTN_CI_FUZZ:-0}"
 for argument in "$@"; do
   case "$argument" in
     --asan) run_asan=1 ;;
+    --fuzz) run_fuzz=1 ;;
     -h | --help)
-      sed -n '2,9p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+      sed -n '2,12p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
       exit 0
       ;;
     *)
@@ -80,6 +85,9 @@ step "install + examples/consumer" install_and_build_consumer
 if [[ "$run_asan" == 1 ]]; then
   step "build asan" configure_and_build asan
   step "test asan" run_ctest asan
+fi
+if [[ "$run_fuzz" == 1 ]]; then
+  step "fuzz" scripts/fuzz.sh --seconds "${ATTN_FUZZ_SECONDS:-60}" --jobs 2
 fi
 
 log "all steps passed in $((SECONDS - started)) s"
