@@ -8,19 +8,7 @@
 
 namespace attn::models {
 
-LayerOptions TransformerClassifierOptions::layer() const {
-  LayerOptions layer;
-  layer.d_model = d_model;
-  layer.num_heads = num_heads;
-  layer.d_ff = d_ff;
-  layer.dropout = dropout;
-  layer.attention_dropout = attention_dropout;
-  layer.activation_dropout = activation_dropout;
-  layer.activation = activation;
-  layer.norm = norm;
-  layer.layer_norm_epsilon = layer_norm_epsilon;
-  return layer;
-}
+LayerOptions TransformerClassifierOptions::layer() const { return detail::layer_of(*this); }
 
 void TransformerClassifierOptions::validate() const {
   ATTN_CHECK(vocab_size > 0 && num_classes > 0,
@@ -34,19 +22,12 @@ void TransformerClassifierOptions::validate() const {
 }
 
 nlohmann::json TransformerClassifierOptions::to_json() const {
-  return {{"vocab_size", vocab_size},
-          {"num_classes", num_classes},
-          {"d_model", d_model},
-          {"num_heads", num_heads},
-          {"d_ff", d_ff},
-          {"num_layers", num_layers},
-          {"dropout", dropout},
-          {"attention_dropout", attention_dropout},
-          {"activation_dropout", activation_dropout},
-          {"activation", activation_name(activation)},
-          {"max_length", max_length},
-          {"norm", norm_placement_name(norm)},
-          {"layer_norm_epsilon", layer_norm_epsilon}};
+  nlohmann::json json = {{"vocab_size", vocab_size},
+                         {"num_classes", num_classes},
+                         {"num_layers", num_layers},
+                         {"max_length", max_length}};
+  detail::write_layer_fields(*this, json);
+  return json;
 }
 
 TransformerClassifierOptions TransformerClassifierOptions::from_json(const nlohmann::json& json) {
@@ -54,17 +35,9 @@ TransformerClassifierOptions TransformerClassifierOptions::from_json(const nlohm
   detail::JsonFields fields(json, "TransformerClassifierOptions");
   fields.read("vocab_size", options.vocab_size);
   fields.read("num_classes", options.num_classes);
-  fields.read("d_model", options.d_model);
-  fields.read("num_heads", options.num_heads);
-  fields.read("d_ff", options.d_ff);
   fields.read("num_layers", options.num_layers);
-  fields.read("dropout", options.dropout);
-  fields.read("attention_dropout", options.attention_dropout);
-  fields.read("activation_dropout", options.activation_dropout);
-  fields.read("activation", options.activation);
   fields.read("max_length", options.max_length);
-  fields.read("norm", options.norm);
-  fields.read("layer_norm_epsilon", options.layer_norm_epsilon);
+  detail::read_layer_fields(fields, options);
   fields.finish();
   return options;
 }

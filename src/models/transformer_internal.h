@@ -100,4 +100,47 @@ class JsonFields {
 
 void check_layer_options(const LayerOptions& options, std::string_view owner);
 
+// The layer fields that TransformerOptions, LanguageModelOptions and
+// TransformerClassifierOptions each hold flat (as the configuration keys are), handled once.
+template <typename Options>
+LayerOptions layer_of(const Options& options) {
+  LayerOptions layer;
+  layer.d_model = options.d_model;
+  layer.num_heads = options.num_heads;
+  layer.d_ff = options.d_ff;
+  layer.dropout = options.dropout;
+  layer.attention_dropout = options.attention_dropout;
+  layer.activation_dropout = options.activation_dropout;
+  layer.activation = options.activation;
+  layer.norm = options.norm;
+  layer.layer_norm_epsilon = options.layer_norm_epsilon;
+  return layer;
+}
+
+template <typename Options>
+void write_layer_fields(const Options& options, nlohmann::json& json) {
+  json["d_model"] = options.d_model;
+  json["num_heads"] = options.num_heads;
+  json["d_ff"] = options.d_ff;
+  json["dropout"] = options.dropout;
+  json["attention_dropout"] = options.attention_dropout;
+  json["activation_dropout"] = options.activation_dropout;
+  json["activation"] = activation_name(options.activation);
+  json["norm"] = norm_placement_name(options.norm);
+  json["layer_norm_epsilon"] = options.layer_norm_epsilon;
+}
+
+template <typename Options>
+void read_layer_fields(JsonFields& fields, Options& options) {
+  fields.read("d_model", options.d_model);
+  fields.read("num_heads", options.num_heads);
+  fields.read("d_ff", options.d_ff);
+  fields.read("dropout", options.dropout);
+  fields.read("attention_dropout", options.attention_dropout);
+  fields.read("activation_dropout", options.activation_dropout);
+  fields.read("activation", options.activation);
+  fields.read("norm", options.norm);
+  fields.read("layer_norm_epsilon", options.layer_norm_epsilon);
+}
+
 }  // namespace attn::models::detail

@@ -77,19 +77,7 @@ TransformerOptions TransformerOptions::base(std::int64_t source_vocab_size,
   return options;
 }
 
-LayerOptions TransformerOptions::layer() const {
-  LayerOptions layer;
-  layer.d_model = d_model;
-  layer.num_heads = num_heads;
-  layer.d_ff = d_ff;
-  layer.dropout = dropout;
-  layer.attention_dropout = attention_dropout;
-  layer.activation_dropout = activation_dropout;
-  layer.activation = activation;
-  layer.norm = norm;
-  layer.layer_norm_epsilon = layer_norm_epsilon;
-  return layer;
-}
+LayerOptions TransformerOptions::layer() const { return detail::layer_of(*this); }
 
 void TransformerOptions::validate() const {
   ATTN_CHECK(source_vocab_size > 0 && target_vocab_size > 0,
@@ -106,22 +94,15 @@ void TransformerOptions::validate() const {
 }
 
 nlohmann::json TransformerOptions::to_json() const {
-  return {{"source_vocab_size", source_vocab_size},
-          {"target_vocab_size", target_vocab_size},
-          {"d_model", d_model},
-          {"num_heads", num_heads},
-          {"d_ff", d_ff},
-          {"encoder_layers", encoder_layers},
-          {"decoder_layers", decoder_layers},
-          {"dropout", dropout},
-          {"attention_dropout", attention_dropout},
-          {"activation_dropout", activation_dropout},
-          {"activation", activation_name(activation)},
-          {"max_length", max_length},
-          {"norm", norm_placement_name(norm)},
-          {"share_embeddings", share_embeddings},
-          {"tie_output", tie_output},
-          {"layer_norm_epsilon", layer_norm_epsilon}};
+  nlohmann::json json = {{"source_vocab_size", source_vocab_size},
+                         {"target_vocab_size", target_vocab_size},
+                         {"encoder_layers", encoder_layers},
+                         {"decoder_layers", decoder_layers},
+                         {"max_length", max_length},
+                         {"share_embeddings", share_embeddings},
+                         {"tie_output", tie_output}};
+  detail::write_layer_fields(*this, json);
+  return json;
 }
 
 TransformerOptions TransformerOptions::from_json(const nlohmann::json& json) {
@@ -129,20 +110,12 @@ TransformerOptions TransformerOptions::from_json(const nlohmann::json& json) {
   detail::JsonFields fields(json, "TransformerOptions");
   fields.read("source_vocab_size", options.source_vocab_size);
   fields.read("target_vocab_size", options.target_vocab_size);
-  fields.read("d_model", options.d_model);
-  fields.read("num_heads", options.num_heads);
-  fields.read("d_ff", options.d_ff);
   fields.read("encoder_layers", options.encoder_layers);
   fields.read("decoder_layers", options.decoder_layers);
-  fields.read("dropout", options.dropout);
-  fields.read("attention_dropout", options.attention_dropout);
-  fields.read("activation_dropout", options.activation_dropout);
-  fields.read("activation", options.activation);
   fields.read("max_length", options.max_length);
-  fields.read("norm", options.norm);
   fields.read("share_embeddings", options.share_embeddings);
   fields.read("tie_output", options.tie_output);
-  fields.read("layer_norm_epsilon", options.layer_norm_epsilon);
+  detail::read_layer_fields(fields, options);
   fields.finish();
   return options;
 }
