@@ -49,6 +49,8 @@ T lerp(T start, T end, T weight) {
   return end - (end - start) * (T(1) - weight);
 }
 
+constexpr std::int64_t kParallelElements = 1 << 15;
+
 // Pointers to one parameter's data and state, all `count` elements long.
 template <typename T>
 struct AdamTensors {
@@ -75,6 +77,9 @@ void adam_update(const AdamOptions& options, bool decoupled_weight_decay,
   const T bias_correction2_sqrt = static_cast<T>(scalars.bias_correction2_sqrt);
   const T eps = static_cast<T>(options.eps);
   const T negative_step_size = static_cast<T>(-scalars.step_size);
+  // Elementwise, so the threads may split the elements any way without changing a bit; small
+  // tensors (biases, norms) stay on one thread, where starting the team would cost more.
+#pragma omp parallel for schedule(static) if (tensors.count >= kParallelElements)
   for (std::int64_t i = 0; i < tensors.count; ++i) {
     T& parameter = tensors.parameter[i];
     T grad = tensors.grad[i];

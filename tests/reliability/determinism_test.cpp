@@ -28,6 +28,7 @@
 #include "attn/ops/attention.h"
 #include "attn/ops/functional.h"
 #include "attn/ops/ops.h"
+#include "attn/optim/adam.h"
 #include "attn/tasks/registry.h"
 #include "attn/train/trainer.h"
 #include "support/temporary_directory.h"
@@ -199,6 +200,38 @@ TEST(Determinism, KernelsGiveTheSameBitsWhateverTheThreadCount) {
     ASSERT_EQ(one[i].size(), two[i].size());
     EXPECT_EQ(std::memcmp(one[i].data(), two[i].data(), one[i].size() * sizeof(float)), 0)
         << "result " << i << " differs between 1 and 2 threads";
+  }
+}
+
+// The optimizer's update is shared out over the elements of a large parameter; each element's
+// arithmetic is its own, so the split must not change a bit (an odd size leaves a remainder).
+TEST(Determinism, AdamWUpdatesGiveTheSameBitsWhateverTheThreadCount) {
+  ThreadCountGuard guard;
+  auto run = [](int threads) {
+    set_num_threads(threads);
+    const std::int64_t size = 100003;
+    std::vector<float> values(size), gradient(size);
+    std::mt19937 engine(5);
+    std::normal_distribution<float> normal;
+    for (float& value : values) value = normal(engine);
+    Tensor parameter = Tensor::from_vector<float>({size}, values);
+    parameter.set_requires_grad(true);
+    optim::AdamOptions options;
+    options.weight_decay = 0.01;
+    optim::AdamW optimizer({parameter}, options);
+    for (int step = 0; step < 3; ++step) {
+      for (float& value : gradient) value = normal(engine);
+      parameter.set_grad(Tensor::from_vector<float>({size}, gradient));
+      optimizer.step();
+    }
+    return parameter.to_vector<float>();
+  };
+  const std::vector<float> one = run(1);
+  for (int threads : {2, 3}) {
+    const std::vector<float> other = run(threads);
+    ASSERT_EQ(one.size(), other.size());
+    EXPECT_EQ(std::memcmp(one.data(), other.data(), one.size() * sizeof(float)), 0)
+        << "AdamW differs between 1 and " << threads << " threads";
   }
 }
 
