@@ -1,5 +1,5 @@
-// Building blocks shared by vector_ops.cpp (elementwise) and vector_ops_rows.cpp (softmax,
-// layer norm).
+// Building blocks shared by vector_ops.cpp (elementwise), vector_ops_rows.cpp (softmax,
+// layer norm) and vector_ops_training.cpp (dropout, cross-entropy, bias kernels).
 //
 // The first part is target-independent and has an ordinary include guard. The second part
 // holds per-target SIMD helpers; like every Highway "-inl.h" file it is included once per
@@ -12,6 +12,8 @@
 #include <cstdint>
 #include <type_traits>
 #include <vector>
+
+#include "attn/core/error.h"
 
 namespace attn::kernels::detail {
 
@@ -45,6 +47,36 @@ void parallel_for(std::int64_t count, bool parallel, const Body& body) {
   }
 #pragma omp parallel for schedule(static)
   for (std::int64_t i = 0; i < count; ++i) body(i);
+}
+
+// body(begin, count) for consecutive chunks of kChunk elements covering [0, n), in parallel for
+// long arrays. Elementwise results do not depend on how the array is cut, and sums that add
+// their per-chunk partials in chunk order give bit-identical results for every thread count.
+template <class Body>
+void for_each_chunk(std::int64_t n, const Body& body) {
+  parallel_for(ceil_div(n, kChunk), n >= kMinParallel, [&](std::int64_t chunk) {
+    const std::int64_t begin = chunk * kChunk;
+    body(begin, std::min(kChunk, n - begin));
+  });
+}
+
+// body(first_row, row_count) for consecutive blocks of about kChunk elements, in parallel when
+// the matrix is large. Rows are computed independently, so the blocking changes no result.
+template <class Body>
+void for_each_row_block(std::int64_t rows, std::int64_t cols, const Body& body) {
+  const std::int64_t rows_per_block =
+      std::max<std::int64_t>(1, kChunk / std::max<std::int64_t>(cols, 1));
+  const std::int64_t num_blocks = ceil_div(rows, rows_per_block);
+  parallel_for(num_blocks, rows * cols >= kMinParallel && num_blocks > 1,
+               [&](std::int64_t block) {
+                 const std::int64_t first_row = block * rows_per_block;
+                 body(first_row, std::min(rows_per_block, rows - first_row));
+               });
+}
+
+inline void check_rows(const char* op, std::int64_t rows, std::int64_t cols) {
+  ATTN_CHECK(rows >= 0 && cols >= 0, op, ": expected rows >= 0 and cols >= 0, got rows=", rows,
+             " cols=", cols);
 }
 
 // Sums over rows (grad_gamma, grad_beta, a bias gradient) are made independent of the thread

@@ -315,18 +315,7 @@ using detail::UnaryOp;
 
 using detail::ceil_div;
 using detail::kChunk;
-using detail::kMinParallel;
-
-// Calls body(begin, count) for consecutive chunks covering [0, n), in parallel for long
-// arrays. Elementwise results do not depend on how the array is cut, and `sum` adds its
-// per-chunk partial sums in chunk order, so every thread count gives bit-identical results.
-template <class Body>
-void for_each_chunk(std::int64_t n, const Body& body) {
-  detail::parallel_for(ceil_div(n, kChunk), n >= kMinParallel, [&](std::int64_t chunk) {
-    const std::int64_t begin = chunk * kChunk;
-    body(begin, std::min(kChunk, n - begin));
-  });
-}
+using detail::for_each_chunk;
 
 void check_length(const char* op, std::int64_t n) {
   ATTN_CHECK(n >= 0, op, ": expected a length >= 0, got ", n);

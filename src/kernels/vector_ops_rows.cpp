@@ -252,29 +252,10 @@ namespace {
 
 using detail::add_block_partials;
 using detail::ceil_div;
-using detail::kChunk;
 using detail::kMinParallel;
+using detail::check_rows;
+using detail::for_each_row_block;
 using detail::row_sum_block_rows;
-
-void check_rows(const char* op, std::int64_t rows, std::int64_t cols) {
-  ATTN_CHECK(rows >= 0 && cols >= 0, op, ": expected rows >= 0 and cols >= 0, got rows=", rows,
-             " cols=", cols);
-}
-
-// Calls body(first_row, row_count) for consecutive blocks of about kChunk elements, in
-// parallel when the matrix is large. Rows are computed independently, so the blocking
-// does not change any result.
-template <class Body>
-void for_each_row_block(std::int64_t rows, std::int64_t cols, const Body& body) {
-  const std::int64_t rows_per_block =
-      std::max<std::int64_t>(1, kChunk / std::max<std::int64_t>(cols, 1));
-  const std::int64_t num_blocks = ceil_div(rows, rows_per_block);
-  detail::parallel_for(num_blocks, rows * cols >= kMinParallel && num_blocks > 1,
-                       [&](std::int64_t block) {
-                         const std::int64_t first_row = block * rows_per_block;
-                         body(first_row, std::min(rows_per_block, rows - first_row));
-                       });
-}
 
 template <typename T>
 void softmax_any(const char* name, bool log, const T* x, T* y, std::int64_t rows,

@@ -365,38 +365,11 @@ namespace {
 
 using detail::add_block_partials;
 using detail::ceil_div;
-using detail::kChunk;
 using detail::kMinParallel;
+using detail::check_rows;
+using detail::for_each_chunk;
+using detail::for_each_row_block;
 using detail::row_sum_block_rows;
-
-// Calls body(begin, count) for consecutive chunks covering [0, n), in parallel for long
-// arrays; elementwise results do not depend on how the array is cut.
-template <class Body>
-void for_each_chunk(std::int64_t n, const Body& body) {
-  detail::parallel_for(ceil_div(n, kChunk), n >= kMinParallel, [&](std::int64_t chunk) {
-    const std::int64_t begin = chunk * kChunk;
-    body(begin, std::min(kChunk, n - begin));
-  });
-}
-
-// Calls body(first_row, row_count) for blocks of about kChunk elements, in parallel for large
-// matrices; rows are independent, so the blocking changes no result.
-template <class Body>
-void for_each_row_block(std::int64_t rows, std::int64_t cols, const Body& body) {
-  const std::int64_t rows_per_block =
-      std::max<std::int64_t>(1, kChunk / std::max<std::int64_t>(cols, 1));
-  const std::int64_t num_blocks = ceil_div(rows, rows_per_block);
-  detail::parallel_for(num_blocks, rows * cols >= kMinParallel && num_blocks > 1,
-                       [&](std::int64_t block) {
-                         const std::int64_t first_row = block * rows_per_block;
-                         body(first_row, std::min(rows_per_block, rows - first_row));
-                       });
-}
-
-void check_rows(const char* op, std::int64_t rows, std::int64_t cols) {
-  ATTN_CHECK(rows >= 0 && cols >= 0, op, ": expected rows >= 0 and cols >= 0, got rows=", rows,
-             " cols=", cols);
-}
 
 void check_targets(const std::int64_t* targets, std::int64_t rows, std::int64_t cols,
                    std::int64_t ignore_index) {
