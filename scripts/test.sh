@@ -2,7 +2,9 @@
 # Sets up the machine, builds attn and runs every test:
 #   1. scripts/setup.sh (Debian packages)
 #   2. configure and build the `release` preset (library, CLI, tests, benchmarks)
-#   3. ctest on the `release` preset
+#   3. ctest on the `release` preset, on the best SIMD target of this CPU, then again once
+#      per lower target it has (ATTN_SIMD_TARGET=AVX2, SSE4, ...; oneDNN held to the same
+#      instruction set), so that one machine checks what machines with fewer run
 #   4. install to a temporary prefix, then build and run examples/consumer against it
 #   5. with --asan (or ATTN_CI_SANITIZE=1): build and run the whole suite again under
 #      AddressSanitizer + UndefinedBehaviorSanitizer (the `asan` preset)
@@ -63,6 +65,32 @@ run_ctest() {
   summaries+=("$(grep -E 'tests passed|tests failed' "$log_file" | tail -n 1 || true)")
 }
 
+# oneDNN's name for the instruction set closest to a Highway target (oneDNN goes no lower
+# than SSE4.1).
+onednn_isa_of() {
+  case "$1" in
+    AVX3*) echo AVX512_CORE ;;
+    AVX2) echo AVX2 ;;
+    *) echo SSE41 ;;
+  esac
+}
+
+# The suite on each SIMD target below the best, with the per-target kernel tests
+# (Targets/...) left out: the first run already ran them on every target.
+run_ctest_lower_simd_targets() {
+  local -a targets
+  mapfile -t targets < <(build/release/apps/attn info --simd-targets)
+  log "SIMD targets of this CPU: ${targets[*]}"
+  local target
+  for target in "${targets[@]:1}"; do
+    log "-- SIMD target $target (ONEDNN_MAX_CPU_ISA=$(onednn_isa_of "$target"))"
+    local log_file="$scratch/ctest-release-$target.log"
+    ATTN_SIMD_TARGET="$target" ONEDNN_MAX_CPU_ISA="$(onednn_isa_of "$target")" \
+      ctest --preset release -E '^Targets/' 2>&1 | tee "$log_file"
+    summaries+=("$target: $(grep -E 'tests passed|tests failed' "$log_file" | tail -n 1 || true)")
+  done
+}
+
 install_and_build_consumer() {
   local prefix="$scratch/prefix"
   # The file list is long; show it only when the install fails.
@@ -81,6 +109,7 @@ started=$SECONDS
 step "setup" scripts/setup.sh
 step "build release" configure_and_build release
 step "test release" run_ctest release
+step "test release per SIMD target" run_ctest_lower_simd_targets
 step "install + examples/consumer" install_and_build_consumer
 if [[ "$run_asan" == 1 ]]; then
   step "build asan" configure_and_build asan

@@ -6,6 +6,7 @@
 #include <iostream>
 
 #include "attn/core/error.h"
+#include "attn/kernels/simd_target.h"
 #include "commands.h"
 
 int main(int argc, char** argv) {
@@ -16,6 +17,13 @@ int main(int argc, char** argv) {
   // process keeps its peak memory.
   mallopt(M_MMAP_MAX, 0);
   mallopt(M_TRIM_THRESHOLD, 1 << 30);
+  // ATTN_SIMD_TARGET=AVX2 (or SSE4, ...) runs the kernels another machine would run.
+  try {
+    attn::kernels::apply_simd_target_from_environment();
+  } catch (const attn::Error& error) {
+    std::cerr << "attn: ATTN_SIMD_TARGET: " << error.what() << "\n";
+    return 2;
+  }
   CLI::App app{"attn: attention-based neural networks in C++"};
   app.require_subcommand(1);
   app.set_version_flag("--version", std::string(attn::cli::kVersion));
@@ -31,6 +39,7 @@ int main(int argc, char** argv) {
   attn::cli::add_viz_command(app);
   attn::cli::add_plot_command(app);
   attn::cli::add_align_eval_command(app);
+  attn::cli::add_info_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& error) {

@@ -52,6 +52,8 @@ struct ForwardScratch {
   std::vector<T> query_t;     // [d, Br]: Qᵀ, pre-scaled
   std::vector<T> out_t;       // [dv, Br]: Oᵀ, the accumulator
   std::vector<T> column_max;  // [Br]: the tile's maximum per query
+  // Weights only: a whole block's weights when only some of its rows are asked for.
+  std::vector<T> block_weights;  // [Br, Nk]
 };
 
 // Keys are cut where the rows of this block stop attending: columns at or beyond the last
@@ -412,6 +414,12 @@ void flash_attention_forward(const FlashAttentionParams<T>& params,
   for_each_row_block(params, params.heads, params.queries, block);
 }
 
+// A row's weights are computed as part of its fixed block of kQueryBlock queries (block i
+// covers queries [i·kQueryBlock, (i+1)·kQueryBlock)), whatever range is asked for, and the
+// rows asked for are copied out of it. The score GEMM's arithmetic may depend on how many
+// rows it multiplies at once (oneDNN picks its kernels by shape, and on AVX2 a 2-row and a
+// 3-row product round differently), so computing only the rows asked for would make a row's
+// weights depend on which other rows were requested (docs/ATTENTION.md, "Weights").
 template <typename T>
 void flash_attention_weights(const FlashAttentionParams<T>& params, const T* lse,
                              std::int64_t row_begin, std::int64_t row_end,
@@ -419,14 +427,29 @@ void flash_attention_weights(const FlashAttentionParams<T>& params, const T* lse
   using namespace flash;
   check_params(params, "flash_attention_weights", Needs::ScoresOnly);
   check_weights_args(params, lse, row_begin, row_end, heads, num_heads, weights);
+  if (row_begin == row_end) return;
+  const Index keys = params.keys;
   const Index row_count = row_end - row_begin;
+  const Index covered_begin = row_begin / kQueryBlock * kQueryBlock;
+  const Index covered_end = std::min(params.queries, ceil_div(row_end, kQueryBlock) * kQueryBlock);
   for_each_row_block(
-      params, num_heads, row_count,
-      [&](Index b, Index head_slot, Index block_begin, Index rows, ForwardScratch<T>& scratch) {
+      params, num_heads, covered_end - covered_begin,
+      [&](Index b, Index head_slot, Index offset, Index rows, ForwardScratch<T>& scratch) {
+        const Index block_begin = covered_begin + offset;
+        const Index wanted_begin = std::max(block_begin, row_begin);
+        const Index wanted_end = std::min(block_begin + rows, row_end);
         // weights [B, num_heads, row_count, Nk]
-        T* block = weights + ((b * num_heads + head_slot) * row_count + block_begin) * params.keys;
-        weights_block(params, lse, head_of(params, b, Index(heads[head_slot])),
-                      row_begin + block_begin, rows, scratch.score, block);
+        T* out = weights + ((b * num_heads + head_slot) * row_count + wanted_begin - row_begin) * keys;
+        const Head<T> head = head_of(params, b, Index(heads[head_slot]));
+        if (wanted_begin == block_begin && wanted_end == block_begin + rows) {
+          weights_block(params, lse, head, block_begin, rows, scratch.score, out);
+          return;
+        }
+        scratch.block_weights.resize(std::size_t(rows * keys));
+        weights_block(params, lse, head, block_begin, rows, scratch.score,
+                      scratch.block_weights.data());
+        std::copy(scratch.block_weights.begin() + (wanted_begin - block_begin) * keys,
+                  scratch.block_weights.begin() + (wanted_end - block_begin) * keys, out);
       });
 }
 

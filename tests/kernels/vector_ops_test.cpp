@@ -13,7 +13,6 @@
 // element still exceeds these bounds many times over at the sizes tested.
 
 #include <gtest/gtest.h>
-#include <hwy/targets.h>
 #include <omp.h>
 
 #include <cmath>
@@ -26,6 +25,7 @@
 
 #include "attn/core/error.h"
 #include "attn/kernels/vector_ops.h"
+#include "support/simd_targets.h"
 
 namespace attn::kernels {
 namespace {
@@ -150,17 +150,9 @@ void expect_relative(const T* actual, const T* expected, std::int64_t n, double 
 }
 
 // Every target: the test body runs once per instruction set.
-class VectorOpsTest : public ::testing::TestWithParam<std::int64_t> {
- protected:
-  void SetUp() override { hwy::SetSupportedTargetsForTest(GetParam()); }
-  void TearDown() override { hwy::SetSupportedTargetsForTest(0); }
-};
+class VectorOpsTest : public attn::testing::PerSimdTargetTest {};
 
-INSTANTIATE_TEST_SUITE_P(Targets, VectorOpsTest,
-                         ::testing::ValuesIn(hwy::SupportedAndGeneratedTargets()),
-                         [](const ::testing::TestParamInfo<std::int64_t>& info) {
-                           return std::string(hwy::TargetName(info.param));
-                         });
+ATTN_INSTANTIATE_PER_SIMD_TARGET(VectorOpsTest);
 
 // ---- elementwise ------------------------------------------------------------------------
 

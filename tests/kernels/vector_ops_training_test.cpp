@@ -10,7 +10,6 @@
 // of about sum_growth(cols) eps, which enters every log-probability as an absolute error.
 
 #include <gtest/gtest.h>
-#include <hwy/targets.h>
 #include <omp.h>
 
 #include <cmath>
@@ -23,6 +22,7 @@
 #include "attn/core/error.h"
 #include "attn/core/random.h"
 #include "attn/kernels/vector_ops.h"
+#include "support/simd_targets.h"
 
 namespace attn::kernels {
 namespace {
@@ -58,17 +58,9 @@ std::vector<std::uint64_t> test_stream_offsets() {
   return {0, 1, 2, 3, 5, 4097, (std::uint64_t(1) << 34) + 2, (std::uint64_t(1) << 40) + 7};
 }
 
-class VectorOpsTrainingTest : public ::testing::TestWithParam<std::int64_t> {
- protected:
-  void SetUp() override { hwy::SetSupportedTargetsForTest(GetParam()); }
-  void TearDown() override { hwy::SetSupportedTargetsForTest(0); }
-};
+class VectorOpsTrainingTest : public attn::testing::PerSimdTargetTest {};
 
-INSTANTIATE_TEST_SUITE_P(Targets, VectorOpsTrainingTest,
-                         ::testing::ValuesIn(hwy::SupportedAndGeneratedTargets()),
-                         [](const ::testing::TestParamInfo<std::int64_t>& info) {
-                           return std::string(hwy::TargetName(info.param));
-                         });
+ATTN_INSTANTIATE_PER_SIMD_TARGET(VectorOpsTrainingTest);
 
 // ---- dropout ------------------------------------------------------------------------------
 
