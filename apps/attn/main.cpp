@@ -39,6 +39,7 @@ int main(int argc, char** argv) {
   attn::cli::add_viz_command(app);
   attn::cli::add_plot_command(app);
   attn::cli::add_align_eval_command(app);
+  attn::cli::add_embed_command(app);
   attn::cli::add_info_command(app);
   try {
     app.parse(argc, argv);

@@ -10,8 +10,12 @@
 //   classification  the BiGRU's attention pooling as shaded words; a Transformer's encoder
 //                   self-attention of the last layer;
 //   language_model  causal self-attention of the last layer.
+// A Hugging Face model folder (config.json; docs/PRETRAINED.md) shows its encoder's
+// self-attention: the last layer's heads in a grid (the head view), or with --layer all every
+// layer and head (the model view); --pair TEXT adds sentence B.
 // docs/VISUALIZATION.md has examples and the conventions.
 #include <cstdio>
+#include <filesystem>
 #include <iostream>
 #include <map>
 #include <memory>
@@ -24,6 +28,7 @@
 #include "attn/core/parallel.h"
 #include "attn/inspect/attention_maps.h"
 #include "attn/io/checkpoint.h"
+#include "attn/models/pretrained.h"
 #include "attn/tasks/classification.h"
 #include "attn/tasks/language_modeling.h"
 #include "attn/tasks/task_common.h"
@@ -46,6 +51,7 @@ struct VizOptions {
   std::int64_t line = 1;
   std::string target;
   bool has_target = false;  // an empty --target is a target too
+  std::string pair;         // pretrained encoders: sentence B
   std::string output_path;
   std::string export_path;
   std::string kind;  // empty: the task's default
@@ -147,7 +153,28 @@ Inspection inspect_language_model(const VizOptions& options, const std::string& 
   return result;
 }
 
+bool is_pretrained_folder(const std::string& path) {
+  return std::filesystem::is_directory(path) && std::filesystem::exists(std::filesystem::path(path) / "config.json");
+}
+
+Inspection inspect_pretrained(const VizOptions& options, const std::string& text) {
+  const auto model = models::load_pretrained(options.model);
+  inspect::PretrainedAttention attention = inspect::pretrained_attention(*model, text, options.pair);
+  Inspection result;
+  result.maps = std::move(attention.maps);
+  result.default_kind = AttentionKind::EncoderSelf;
+  result.context = {{"text", text}, {"model", options.model}};
+  if (!options.pair.empty()) result.context["pair"] = options.pair;
+  return result;
+}
+
 Inspection inspect_model(const VizOptions& options) {
+  if (is_pretrained_folder(options.model)) {
+    ATTN_CHECK(!options.has_target, "viz: --target is for translation models; ", options.model,
+               " is a pretrained encoder (use --pair for sentence B)");
+    return inspect_pretrained(options, input_text(options));
+  }
+  ATTN_CHECK(options.pair.empty(), "viz: --pair is for pretrained encoders (a Hugging Face folder)");
   const std::string task = task_of(options.model);
   ATTN_CHECK(task == "translation" || !options.has_target, "viz: --target is for translation models; ",
              options.model, " is a ", task, " model");
@@ -256,11 +283,13 @@ void run_viz(const VizOptions& options) {
 void add_viz_command(CLI::App& app) {
   auto options = std::make_shared<VizOptions>();
   CLI::App* viz = app.add_subcommand("viz", "draw a trained model's attention on one input (SVG or PNG)");
-  viz->add_option("--model,--checkpoint", options->model, "a run directory of `attn train` or a checkpoint file")
+  viz->add_option("--model,--checkpoint", options->model,
+                  "a run directory of `attn train`, a checkpoint file or a Hugging Face model folder")
       ->required();
   viz->add_option("--text,--source", options->text, "the input: a source sentence, a text to classify, a prompt");
   viz->add_option("--input,-i", options->input_path, "read the input from a file ('-': stdin), one per line");
   viz->add_option("--line", options->line, "which line of --input (1-based; default 1)")->check(CLI::PositiveNumber);
+  viz->add_option("--pair", options->pair, "pretrained encoders: sentence B of a pair");
   CLI::Option* target = viz->add_option("--target", options->target,
                   "translation: the target to force-decode (default: the model's own translation)");
   viz->add_option("--output,-o", options->output_path, "the image: a .svg or .png file")->required();

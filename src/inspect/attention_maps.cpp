@@ -237,4 +237,21 @@ LanguageModelAttention language_model_attention(const tasks::TextGenerator& gene
   return result;
 }
 
+PretrainedAttention pretrained_attention(const models::PretrainedEncoder& model,
+                                         const std::string& text, const std::string& pair) {
+  ATTN_CHECK(!text.empty(), "attention maps: the text is empty");
+  const models::TokenBatch batch =
+      pair.empty() ? model.tokenize({text}) : model.tokenize_pairs({{text, pair}});
+  PretrainedAttention result;
+  result.tokens = batch.tokens.front();
+  const std::int64_t* type_ids = batch.type_ids.data<std::int64_t>();
+  result.type_ids.assign(type_ids, type_ids + batch.type_ids.numel());
+  NoGradGuard no_grad;
+  nn::AttentionCapture capture;
+  model.hidden_states(batch);
+  add_encoder_maps(result.maps, capture, model.model().encoder(), "encoder",
+                   AttentionKind::EncoderSelf, result.tokens);
+  return result;
+}
+
 }  // namespace attn::inspect

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <bit>
 #include <cerrno>
+#include <cmath>
 #include <cstring>
 #include <limits>
 #include <nlohmann/json.hpp>
@@ -51,7 +52,7 @@ constexpr DTypeCode kDTypeCodes[] = {
 
 // Valid safetensors dtypes that attn has no element type for.
 constexpr std::string_view kUnsupportedCodes[] = {
-    "F16", "I32",     "I16",     "I8",      "U8",      "U16",     "U32", "U64",
+    "I32",     "I16",     "I8",      "U8",      "U16",     "U32", "U64",
     "C64", "F8_E4M3", "F8_E5M2", "F8_E8M0", "F6_E2M3", "F6_E3M2", "F4",
 };
 
@@ -70,16 +71,21 @@ DType dtype_from_code(const std::string& code, const std::string& tensor,
   bool known = std::find(std::begin(kUnsupportedCodes), std::end(kUnsupportedCodes), code) !=
                std::end(kUnsupportedCodes);
   SAFETENSORS_CHECK(!known, source, "unsupported dtype ", code, " for tensor '", tensor,
-                    "' (attn reads F32, F64, BF16, I64 and BOOL)");
+                    "' (attn reads F32, F64, BF16, F16, I64 and BOOL)");
   SAFETENSORS_CHECK(false, source, "unknown dtype '", code, "' for tensor '", tensor, "'");
   return DType::Float32;  // unreachable
 }
 
 // ---- header parsing -----------------------------------------------------------------------
 
+// attn has no half-precision type: F16 tensors (common in Hugging Face checkpoints) are read
+// as float32, which holds every half value exactly.
+constexpr std::string_view kHalfCode = "F16";
+
 struct TensorEntry {
   std::string name;
   DType dtype = DType::Float32;
+  bool stored_as_half = false;  // F16 in the file, dtype Float32 in memory
   Shape shape;
   std::uint64_t begin = 0;  // byte offsets into the data section
   std::uint64_t end = 0;
@@ -214,10 +220,12 @@ void check_byte_range(const TensorEntry& entry, std::uint64_t data_size,
   SAFETENSORS_CHECK(entry.end <= data_size, source, where,
                     " reach past the end of the data section (", data_size, " bytes)");
   std::uint64_t needed = 0;
-  bool overflow = __builtin_mul_overflow(std::uint64_t(shape_numel(entry.shape)),
-                                         std::uint64_t(dtype_size(entry.dtype)), &needed);
+  const std::uint64_t element_size = entry.stored_as_half ? 2 : dtype_size(entry.dtype);
+  bool overflow =
+      __builtin_mul_overflow(std::uint64_t(shape_numel(entry.shape)), element_size, &needed);
   SAFETENSORS_CHECK(!overflow && entry.end - entry.begin == needed, source, where, " hold ",
-                    entry.end - entry.begin, " bytes, but ", code_of(entry.dtype).code,
+                    entry.end - entry.begin, " bytes, but ",
+                    entry.stored_as_half ? kHalfCode : std::string_view(code_of(entry.dtype).code),
                     " with shape ", to_string(entry.shape), " needs ",
                     overflow ? std::string("more than 2^64") : std::to_string(needed));
 }
@@ -229,7 +237,9 @@ TensorEntry parse_entry(const std::string& name, const Json& fields, std::uint64
                     fields.type_name());
   TensorEntry entry;
   entry.name = name;
-  entry.dtype = parse_dtype(fields, name, source);
+  const Json& dtype = required_field(fields, "dtype", name, source);
+  entry.stored_as_half = dtype.is_string() && dtype.get<std::string>() == kHalfCode;
+  entry.dtype = entry.stored_as_half ? DType::Float32 : parse_dtype(fields, name, source);
   entry.shape = parse_shape(fields, name, source);
   std::tie(entry.begin, entry.end) = parse_offsets(fields, name, source);
   check_byte_range(entry, data_size, source);
@@ -283,6 +293,40 @@ void check_bool_values(const Tensor& tensor, const std::string& name, const std:
   }
 }
 
+// IEEE 754 binary16 to float, exactly: normals and subnormals rescaled, infinities and NaNs
+// (payload kept) carried over.
+float half_to_float(std::uint16_t half) {
+  const std::uint32_t sign = std::uint32_t(half & 0x8000u) << 16;
+  const std::uint32_t exponent = (half >> 10) & 0x1Fu;
+  const std::uint32_t mantissa = half & 0x3FFu;
+  std::uint32_t bits;
+  if (exponent == 0x1F) {
+    bits = sign | 0x7F800000u | (mantissa << 13);
+  } else if (exponent != 0) {
+    bits = sign | ((exponent + 112) << 23) | (mantissa << 13);
+  } else {
+    // Zero or subnormal: mantissa · 2^-24, exact in float.
+    const float magnitude = std::ldexp(float(mantissa), -24);
+    std::memcpy(&bits, &magnitude, sizeof(bits));
+    bits |= sign;
+  }
+  float value;
+  std::memcpy(&value, &bits, sizeof(value));
+  return value;
+}
+
+// Reads an F16 tensor's bytes and widens them into the float32 tensor.
+template <typename CopyBytes>
+void read_half_tensor(Tensor& tensor, const TensorEntry& entry, CopyBytes& copy_bytes) {
+  std::vector<std::uint16_t> halves(std::size_t(tensor.numel()));
+  copy_bytes(halves.data(), entry.begin, entry.end - entry.begin);
+  float* out = tensor.data<float>();
+  for (std::size_t i = 0; i < halves.size(); ++i) {
+    // Little-endian in the file, as on every machine attn runs on.
+    out[i] = half_to_float(halves[i]);
+  }
+}
+
 // Allocates each (already validated) tensor and fills it with
 // copy_bytes(destination, begin, byte_count), begin counted from the data section.
 template <typename CopyBytes>
@@ -292,7 +336,11 @@ TensorMap read_tensors(const std::vector<TensorEntry>& entries, CopyBytes&& copy
   for (const TensorEntry& entry : entries) {
     Tensor tensor = Tensor::empty(entry.shape, entry.dtype);
     std::uint64_t byte_count = entry.end - entry.begin;
-    if (byte_count > 0) copy_bytes(tensor.raw_data(), entry.begin, byte_count);
+    if (entry.stored_as_half) {
+      if (byte_count > 0) read_half_tensor(tensor, entry, copy_bytes);
+    } else if (byte_count > 0) {
+      copy_bytes(tensor.raw_data(), entry.begin, byte_count);
+    }
     if (entry.dtype == DType::Bool) check_bool_values(tensor, entry.name, source);
     tensors.emplace(entry.name, std::move(tensor));
   }

@@ -37,7 +37,8 @@ Tensor position_wise_feed_forward(const nn::FeedForward& network, const Tensor& 
   Tensor hidden =
       network.activation() == nn::Activation::ReLU
           ? detail::linear_relu(x, network.w1().weight(), network.w1().bias())
-          : ops::gelu(detail::linear(x, network.w1().weight(), network.w1().bias()));
+          : nn::activate(network.activation(),
+                         detail::linear(x, network.w1().weight(), network.w1().bias()));
   hidden = ops::dropout(hidden, dropout, network.is_training());
   return detail::linear(hidden, network.w2().weight(), network.w2().bias());
 }

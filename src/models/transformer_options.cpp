@@ -15,9 +15,10 @@ constexpr std::array<std::pair<NormPlacement, std::string_view>, 2> kNormNames{{
     {NormPlacement::Pre, "pre"},
 }};
 
-constexpr std::array<std::pair<nn::Activation, std::string_view>, 2> kActivationNames{{
+constexpr std::array<std::pair<nn::Activation, std::string_view>, 3> kActivationNames{{
     {nn::Activation::ReLU, "relu"},
     {nn::Activation::GELU, "gelu"},
+    {nn::Activation::GELUTanh, "gelu_tanh"},
 }};
 
 template <typename Enum, std::size_t Count>

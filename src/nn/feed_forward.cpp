@@ -1,8 +1,21 @@
 #include "attn/nn/feed_forward.h"
 
+#include "attn/core/error.h"
 #include "attn/ops/elementwise.h"
 
 namespace attn::nn {
+
+Tensor activate(Activation activation, const Tensor& x) {
+  switch (activation) {
+    case Activation::ReLU:
+      return ops::relu(x);
+    case Activation::GELU:
+      return ops::gelu(x);
+    case Activation::GELUTanh:
+      return ops::gelu_tanh(x);
+  }
+  ATTN_ASSERT(false, "unknown Activation ", static_cast<int>(activation));
+}
 
 FeedForward::FeedForward(std::int64_t d_model, std::int64_t d_ff, double dropout,
                          Activation activation, DType dtype)
@@ -18,7 +31,7 @@ Tensor FeedForward::forward(const Tensor& x) const {
              w1_->in_features(), "], got ", x.describe());
   // hidden [..., d_ff]
   Tensor hidden = w1_->forward(x);
-  hidden = activation_ == Activation::ReLU ? ops::relu(hidden) : ops::gelu(hidden);
+  hidden = activate(activation_, hidden);
   return w2_->forward(dropout_->forward(hidden));
 }
 

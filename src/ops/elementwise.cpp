@@ -274,6 +274,14 @@ Tensor sqrt(const Tensor& x) {
   });
 }
 
+// Composed of differentiable ops: only some pretrained checkpoints use it, so it has no
+// kernel of its own; autograd differentiates the composition.
+Tensor gelu_tanh(const Tensor& x) {
+  constexpr double kSqrtTwoOverPi = 0.79788456080286535588;
+  Tensor inner = mul(add(x, mul(pow(x, 3.0), 0.044715)), kSqrtTwoOverPi);
+  return mul(mul(x, 0.5), add(tanh(inner), 1.0));
+}
+
 Tensor pow(const Tensor& x, double exponent) {
   check_defined(x, "pow", "input");
   auto power = [&](const Tensor& base, double e) {

@@ -357,7 +357,7 @@ TEST(SafetensorsValidation, RejectsMissingOrMistypedFields) {
 }
 
 TEST(SafetensorsValidation, NamesUnsupportedAndUnknownDtypes) {
-  for (std::string code : {"F16", "I32", "I8", "U8", "U64", "F8_E4M3", "C64"}) {
+  for (std::string code : {"I32", "I8", "U8", "U64", "F8_E4M3", "C64"}) {
     expect_parse_error(
         make_file(R"({"half":{"dtype":")" + code + R"(","shape":[0],"data_offsets":[0,0]}})"),
         {"unsupported dtype " + code + " for tensor 'half'"});
@@ -366,6 +366,36 @@ TEST(SafetensorsValidation, NamesUnsupportedAndUnknownDtypes) {
                      {"unknown dtype 'F99' for tensor 'odd'"});
   expect_parse_error(make_file(R"({"lower":{"dtype":"f32","shape":[0],"data_offsets":[0,0]}})"),
                      {"unknown dtype 'f32'"});
+}
+
+// Hugging Face checkpoints often store F16; attn reads them as float32, exactly.
+TEST(SafetensorsRead, ReadsHalfPrecisionAsFloat32Exactly) {
+  // 1, -2, 65504 (largest), 2^-24 (smallest subnormal), -0, +inf, NaN, 0x3555
+  const std::uint16_t halves[] = {0x3C00, 0xC000, 0x7BFF, 0x0001, 0x8000, 0x7C00, 0x7E00, 0x3555};
+  std::string data;
+  for (std::uint16_t half : halves) {
+    data.push_back(char(half & 0xFF));
+    data.push_back(char(half >> 8));
+  }
+  SafetensorsData file =
+      parse(make_file(R"({"h":{"dtype":"F16","shape":[2,4],"data_offsets":[0,16]}})", data));
+  const Tensor& tensor = file.tensors.at("h");
+  ASSERT_EQ(tensor.dtype(), DType::Float32);
+  ASSERT_EQ(tensor.shape(), (Shape{2, 4}));
+  const float* values = tensor.data<float>();
+  EXPECT_EQ(values[0], 1.0f);
+  EXPECT_EQ(values[1], -2.0f);
+  EXPECT_EQ(values[2], 65504.0f);
+  EXPECT_EQ(values[3], std::ldexp(1.0f, -24));
+  EXPECT_EQ(values[4], 0.0f);
+  EXPECT_TRUE(std::signbit(values[4]));
+  EXPECT_TRUE(std::isinf(values[5]) && values[5] > 0);
+  EXPECT_TRUE(std::isnan(values[6]));
+  EXPECT_EQ(values[7], 0.333251953125f);
+  // The byte count is checked against two bytes per element.
+  expect_parse_error(make_file(R"({"h":{"dtype":"F16","shape":[2],"data_offsets":[0,8]}})",
+                               std::string(8, '\0')),
+                     {"tensor 'h'", "F16 with shape [2] needs 4"});
 }
 
 TEST(SafetensorsValidation, RejectsHugeShapesWithoutAllocating) {

@@ -21,6 +21,8 @@
 //   pooling       attention          (BiGRU classifier)    1 x tokens
 //   decoder_self  decoder.layers.{i}.self_attention        (language model) tokens x tokens
 //   encoder_self  encoder.layers.{i}.self_attention        (Transformer classifier)
+//   encoder_self  encoder.layers.{i}.self_attention        (pretrained encoder, such as
+//                                                           BERT: [CLS] A [SEP] (B [SEP]))
 #pragma once
 
 #include <cstdint>
@@ -29,6 +31,7 @@
 #include <vector>
 
 #include "attn/core/tensor.h"
+#include "attn/models/pretrained.h"
 #include "attn/tasks/classification.h"
 #include "attn/tasks/language_modeling.h"
 #include "attn/tasks/translation.h"
@@ -101,5 +104,16 @@ LanguageModelAttention language_model_attention(const tasks::TextGenerator& gene
 LanguageModelAttention language_model_attention(const tasks::TextGenerator& generator,
                                                 const std::string& prompt,
                                                 const std::vector<std::int64_t>& generated);
+
+struct PretrainedAttention {
+  std::vector<std::string> tokens;  // [CLS] A [SEP] (B [SEP]): the tokenizer's pieces
+  std::vector<std::int64_t> type_ids;  // 0 for sentence A, 1 for sentence B
+  std::vector<AttentionMap> maps;   // self-attention per layer, [H, N, N] each
+};
+
+// A pretrained encoder's self-attention on one text, or on a pair of texts (sentence A and
+// B, as BERT reads them) when `pair` is not empty; cut at the model's max_length().
+PretrainedAttention pretrained_attention(const models::PretrainedEncoder& model,
+                                         const std::string& text, const std::string& pair = "");
 
 }  // namespace attn::inspect

@@ -4,8 +4,8 @@
 //
 // The header maps each tensor name to {"dtype", "shape", "data_offsets": [begin, end]}, the
 // offsets counted from the start of the data section, plus an optional "__metadata__" object
-// of string values. attn reads and writes F32, F64, BF16, I64 and BOOL; other dtypes are
-// rejected by name. Every read is validated before any tensor memory is allocated, so a
+// of string values. attn reads and writes F32, F64, BF16, I64 and BOOL, and reads F16 as
+// float32 (exactly); other dtypes are rejected by name. Every read is validated before any tensor memory is allocated, so a
 // malformed or hostile file gives an attn::Error naming the file and the offending field,
 // never a crash. docs/CHECKPOINTS.md lists the rules.
 #pragma once

@@ -12,7 +12,10 @@
 
 namespace attn::nn {
 
-enum class Activation { ReLU, GELU };
+enum class Activation { ReLU, GELU, GELUTanh };
+
+// activation(x): relu, gelu (exact) or gelu_tanh.
+Tensor activate(Activation activation, const Tensor& x);
 
 class FeedForward : public Module {
  public:

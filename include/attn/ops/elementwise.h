@@ -18,6 +18,9 @@ Tensor sqrt(const Tensor& x);
 Tensor pow(const Tensor& x, double exponent);
 Tensor relu(const Tensor& x);
 Tensor gelu(const Tensor& x);  // exact (erf) form, as torch.nn.functional.gelu
+// The tanh approximation 0.5 x (1 + tanh(√(2/π) (x + 0.044715 x³))), as
+// gelu(approximate="tanh") and Hugging Face's "gelu_new".
+Tensor gelu_tanh(const Tensor& x);
 Tensor tanh(const Tensor& x);
 Tensor sigmoid(const Tensor& x);
 
