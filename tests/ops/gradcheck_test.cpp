@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 
 #include "attn/ops/ops.h"
+#include "support/compare.h"
 #include "support/gradcheck.h"
 
 namespace attn {
@@ -9,6 +10,7 @@ namespace {
 
 using testing::gradcheck;
 using testing::leaf;
+using testing::all_close;
 using Inputs = std::vector<Tensor>;
 
 TEST(Gradcheck, BroadcastingArithmetic) {
@@ -38,6 +40,7 @@ TEST(Gradcheck, UnaryFunctions) {
   EXPECT_TRUE(gradcheck([](const Inputs& x) { return ops::pow(x[0], 3.0); }, any));
   EXPECT_TRUE(gradcheck([](const Inputs& x) { return ops::pow(x[0], -0.5); }, positive));
   EXPECT_TRUE(gradcheck([](const Inputs& x) { return ops::gelu(x[0]); }, any));
+  EXPECT_TRUE(gradcheck([](const Inputs& x) { return ops::gelu_tanh(x[0]); }, any));
   EXPECT_TRUE(gradcheck([](const Inputs& x) { return ops::tanh(x[0]); }, any));
   EXPECT_TRUE(gradcheck([](const Inputs& x) { return ops::sigmoid(x[0]); }, any));
   // Random inputs land within eps of ReLU's kink at 0 with negligible probability.
@@ -181,6 +184,16 @@ TEST(Gradcheck, CrossEntropy) {
       }, logits)) << "smoothing " << smoothing;
     }
   }
+}
+
+// torch.nn.functional.gelu(x, approximate="tanh") in float64 (Hugging Face's gelu_new).
+TEST(Activations, GeluTanhEqualsPyTorchsTanhApproximation) {
+  Tensor x = Tensor::from_list({7}, {-3, -1, -0.5, 0, 0.5, 1, 3}, DType::Float64);
+  Tensor want = Tensor::from_list({7}, {-0.0036373920817729943, -0.15880800939172324,
+                                        -0.15428599017485606, 0.0, 0.34571400982514394,
+                                        0.8411919906082768, 2.996362607918227},
+                                  DType::Float64);
+  EXPECT_TRUE(all_close(ops::gelu_tanh(x), want, 1e-15, 1e-16));
 }
 
 }  // namespace
