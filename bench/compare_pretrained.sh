@@ -36,7 +36,9 @@ build/release/bench/bench_pretrained --benchmark_min_time="$seconds" \
 "$python" - "$out" <<'PYTHON' | tee "$out/summary.txt"
 import json, sys
 out = sys.argv[1]
-attn = {b["name"]: b for b in json.load(open(f"{out}/attn.json"))["benchmarks"]}
+# Google Benchmark appends the run settings to the name ("/min_time:2.000/real_time").
+attn = {b["name"].split("/min_time")[0].split("/real_time")[0]: b
+        for b in json.load(open(f"{out}/attn.json"))["benchmarks"]}
 reference = [json.loads(line) for line in open(f"{out}/reference.jsonl")]
 print(f"{'shape / threads':28} {'implementation':16} {'tokens/s':>10} {'attn / it':>10}")
 for shape in ("batch32x128", "single16"):

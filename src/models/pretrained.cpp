@@ -12,6 +12,7 @@
 
 #include "attn/autograd/grad_mode.h"
 #include "attn/core/error.h"
+#include "attn/nn/init.h"
 #include "attn/ops/elementwise.h"
 #include "attn/ops/reduce.h"
 #include "attn/ops/views.h"
@@ -346,7 +347,13 @@ std::shared_ptr<PretrainedEncoder> load_pretrained(const std::filesystem::path& 
   const std::string model_type = reader.string("model_type", "");
   ATTN_CHECK(model_type == "bert", config_path.string(), ": model_type \"", model_type,
              "\" is not supported (attn loads: bert)");
-  auto model = std::make_shared<BertModel>(pretrained::bert_options(reader));
+  const BertOptions options = pretrained::bert_options(reader);
+  std::shared_ptr<BertModel> model;
+  {
+    // Every parameter is loaded below (load_checkpoint checks that none is missing).
+    nn::init::SkipInitialisation skip;
+    model = std::make_shared<BertModel>(options);
+  }
   const fs::path weights = weights_file(directory);
   pretrained::load_checkpoint(*model, io::load_safetensors(weights.string()).tensors,
                               pretrained::bert_names(), weights.string());

@@ -7,6 +7,12 @@
 namespace attn::nn::init {
 namespace {
 
+thread_local int skip_depth = 0;
+
+// Whether an initialiser leaves `tensor` as it is (SkipInitialisation alive); the argument
+// checks still run.
+bool skipping() { return skip_depth > 0; }
+
 void check_floating(const Tensor& tensor, const char* name) {
   ATTN_CHECK(tensor.defined(), "init::", name, ": the tensor is undefined");
   ATTN_CHECK(is_floating(tensor.dtype()), "init::", name,
@@ -22,9 +28,13 @@ void assign(const Tensor& tensor, const std::vector<double>& values) {
 
 }  // namespace
 
+SkipInitialisation::SkipInitialisation() { ++skip_depth; }
+SkipInitialisation::~SkipInitialisation() { --skip_depth; }
+
 void uniform_(const Tensor& tensor, double low, double high, Generator& generator) {
   check_floating(tensor, "uniform_");
   ATTN_CHECK(low <= high, "init::uniform_: expected low <= high, got [", low, ", ", high, ")");
+  if (skipping()) return;
   auto count = static_cast<std::uint64_t>(tensor.numel());
   std::uint64_t offset = generator.reserve(count);
   std::vector<double> values(count);
@@ -37,6 +47,7 @@ void uniform_(const Tensor& tensor, double low, double high, Generator& generato
 void normal_(const Tensor& tensor, double mean, double std, Generator& generator) {
   check_floating(tensor, "normal_");
   ATTN_CHECK(std >= 0, "init::normal_: expected std >= 0, got ", std);
+  if (skipping()) return;
   auto count = static_cast<std::uint64_t>(tensor.numel());
   // Element i uses uniforms 2i and 2i + 1 of the reserved range, so it depends on i alone.
   std::uint64_t offset = generator.reserve(2 * count);
@@ -53,6 +64,7 @@ void normal_(const Tensor& tensor, double mean, double std, Generator& generator
 
 void constant_(const Tensor& tensor, double value) {
   check_floating(tensor, "constant_");
+  if (skipping()) return;
   Tensor destination = tensor;
   destination.copy_from(Tensor::full(tensor.shape(), value, tensor.dtype()));
 }

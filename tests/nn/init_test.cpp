@@ -5,6 +5,8 @@
 #include <cmath>
 #include <vector>
 
+#include "attn/core/error.h"
+
 namespace attn::nn {
 namespace {
 
@@ -59,6 +61,23 @@ TEST(Init, SameSeedSameValuesAndTheOffsetAdvances) {
   EXPECT_EQ(first.offset(), 2u * 35u);  // two uniforms per normal value
   init::normal_(b, 0, 1, second);
   EXPECT_NE(a.to_vector<float>(), b.to_vector<float>());
+}
+
+TEST(Init, SkipInitialisationLeavesTensorsAndTheGeneratorAlone) {
+  Generator generator(3);
+  Tensor a = Tensor::full({4, 5}, 7.0);
+  {
+    init::SkipInitialisation skip;
+    init::normal_(a, 0, 1, generator);
+    init::uniform_(a, -1, 1, generator);
+    init::xavier_uniform_(a, 1.0, generator);
+    init::zeros_(a);
+    EXPECT_THROW(init::uniform_(a, 1, -1, generator), Error);  // arguments still checked
+  }
+  EXPECT_EQ(a.to_vector<float>(), std::vector<float>(20, 7.0f));
+  EXPECT_EQ(generator.offset(), 0u);
+  init::normal_(a, 0, 1, generator);  // back to drawing once the guard is gone
+  EXPECT_EQ(generator.offset(), 40u);
 }
 
 TEST(Init, FillsNonContiguousViewsInPlace) {

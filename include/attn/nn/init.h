@@ -11,6 +11,18 @@
 
 namespace attn::nn::init {
 
+// While one is alive on a thread, the initialisers below check their arguments and leave the
+// tensor as it is, drawing nothing from the generator: for modules built only to have their
+// parameters loaded (a pretrained checkpoint), where drawing weights to throw away took most
+// of the load time. Parameters then hold whatever memory they were given until loaded.
+class SkipInitialisation {
+ public:
+  SkipInitialisation();
+  ~SkipInitialisation();
+  SkipInitialisation(const SkipInitialisation&) = delete;
+  SkipInitialisation& operator=(const SkipInitialisation&) = delete;
+};
+
 // Uniform over [low, high); rounding to float32 can make the upper bound itself appear.
 void uniform_(const Tensor& tensor, double low, double high,
               Generator& generator = default_generator());
