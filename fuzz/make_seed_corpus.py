@@ -111,6 +111,21 @@ def npy_seeds():
     write("npy", "huge_shape", npy("<f4", "(4294967296, 4294967296, 16)", b""))
 
 
+def wordpiece_seeds():
+    """Byte 0 then a tokenizer.json, or a selector byte (bit 0: tokenizer, the rest:
+    max_length) then text, a 0x00 byte separating a pair."""
+    folder = REPO / "tests" / "fixtures" / "text" / "wordpiece"
+    write("wordpiece", "cased_tokenizer_json", b"\0" + (folder / "cased" / "tokenizer.json").read_bytes())
+    write("wordpiece", "variant_tokenizer_json", b"\0" + (folder / "variant.tokenizer.json").read_bytes())
+    write("wordpiece", "english", b"\x01Hello, world! It's a naive cafe.")
+    write("wordpiece", "accents_cjk_emoji", "\x02Ça va? Ελληνικά ΟΔΟΣ 東京 한국어 👍🏽 ＡＢＣ".encode())
+    write("wordpiece", "controls", b"\x03a\x01b\x7fc\xc2\x85d\xe2\x80\x8be\xef\xbf\xbd")
+    write("wordpiece", "pair_truncated", b"\x10the first sentence is long\0and the second")
+    write("wordpiece", "special_tokens", b"\x01[CLS] hello [MASK] world [SEP]")
+    write("wordpiece", "long_word", b"\x01" + b"a" * 150)
+    write("wordpiece", "invalid_utf8", b"\x01bad \xff byte")
+
+
 def config_seeds():
     for path in sorted((REPO / "configs").glob("*.toml")):
         write("config", path.stem, path.read_bytes())
@@ -219,6 +234,7 @@ def serve_api_seeds():
 def main():
     safetensors_seeds()
     npy_seeds()
+    wordpiece_seeds()
     serve_api_seeds()
     config_seeds()
     tokenizer_seeds()

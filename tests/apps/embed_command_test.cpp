@@ -1,7 +1,6 @@
 // `attn embed` and `attn similarity` end to end on the real all-MiniLM-L6-v2, and the
 // embedding files they write (npy, safetensors, JSON lines) read back exactly.
 #include <gtest/gtest.h>
-#include <sys/wait.h>
 
 #include <cstdlib>
 #include <filesystem>
@@ -13,6 +12,7 @@
 #include "attn/io/safetensors.h"
 #include "attn/models/pretrained.h"
 #include "attn/tasks/embedding.h"
+#include "support/attn_program.h"
 #include "support/compare.h"
 #include "support/temporary_directory.h"
 
@@ -27,34 +27,7 @@ std::string minilm_directory() {
   return variable != nullptr && *variable != '\0' ? variable : ATTN_MINILM_DIR;
 }
 
-class EmbedCommand : public ::testing::Test {
- protected:
-  void SetUp() override {
-    program_ = fs::path(ATTN_BINARY_DIR) / "apps" / "attn";
-    if (!fs::exists(program_)) GTEST_SKIP() << "the attn program is not built: " << program_;
-  }
-  struct Outcome {
-    int status = -1;
-    std::string out, err;
-  };
-  Outcome run(const std::string& arguments) const {
-    fs::path out = directory_.path() / "stdout.txt", err = directory_.path() / "stderr.txt";
-    const std::string command = program_.string() + " " + arguments + " > " + out.string() +
-                                " 2> " + err.string();
-    const int raw = std::system(command.c_str());
-    return {WIFEXITED(raw) ? WEXITSTATUS(raw) : -1, read(out), read(err)};
-  }
-  static std::string read(const fs::path& file) {
-    std::ifstream stream(file);
-    std::stringstream text;
-    text << stream.rdbuf();
-    return text.str();
-  }
-  std::string path(const std::string& name) const { return directory_.file(name); }
-
-  fs::path program_;
-  attn::testing::TemporaryDirectory directory_{"attn_embed_command"};
-};
+class EmbedCommand : public attn::testing::AttnProgramTest {};
 
 TEST_F(EmbedCommand, WritesTheLibrarysEmbeddingsInEveryFormat) {
   const std::string model = minilm_directory();
