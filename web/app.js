@@ -4,9 +4,9 @@
 'use strict';
 
 (function () {
-  const ROUTES = { translation: 'api/translate', classification: 'api/classify', language_model: 'api/generate' };
-  const ACTIONS = { translation: 'Translate', classification: 'Classify', language_model: 'Generate' };
-  const KIND_TITLES = { translation: 'Translation', classification: 'Classification', language_model: 'Generation' };
+  const ROUTES = { translation: 'api/translate', classification: 'api/classify', language_model: 'api/generate', embedding: 'api/embed' };
+  const ACTIONS = { translation: 'Translate', classification: 'Classify', language_model: 'Generate', embedding: 'Embed' };
+  const KIND_TITLES = { translation: 'Translation', classification: 'Classification', language_model: 'Generation', embedding: 'Sentence embedding' };
   const MAP_KINDS = {
     encoder_self: 'encoder self-attention',
     decoder_self: 'decoder self-attention',
@@ -89,6 +89,7 @@
     byId('text').placeholder = model.kind === 'language_model' ? 'Type the start of a paragraph' : 'Type a sentence';
     const details = [`${model.kind.replace('_', ' ')}`, `up to ${model.max_input_tokens} tokens`];
     if (model.labels) details.push(`labels: ${model.labels.join(', ')}`);
+    if (model.dimensions) details.push(`${model.dimensions} dimensions, ${model.pooling} pooling${model.normalize ? ', normalised' : ''}`);
     byId('model-info').textContent = details.join(' · ');
     const decoding = byId('decoding');
     decoding.hidden = !model.decoding;
@@ -161,6 +162,11 @@
     } else if (model.kind === 'classification') {
       output.append(element('p', 'output-text', result.label));
       output.append(probabilityBars(result.probabilities, result.label));
+    } else if (model.kind === 'embedding') {
+      const norm = Math.sqrt(result.embedding.reduce((sum, value) => sum + value * value, 0));
+      const shown = result.embedding.slice(0, 8).map((value) => value.toFixed(4)).join(', ');
+      output.append(element('p', 'output-text embedding', `[${shown}, …]`));
+      output.append(element('p', 'meta', `${result.dimensions} numbers · norm ${norm.toFixed(4)}`));
     } else {
       const text = element('p', 'output-text');
       text.append(element('span', 'prompt', result.text), element('span', 'continuation', result.continuation));

@@ -131,8 +131,9 @@ void add_serve_command(CLI::App& app) {
   CLI::App* serve = app.add_subcommand(
       "serve", "serve trained models over HTTP: a JSON API and a page to explore their attention");
   serve->add_option("--model,-m", options->models,
-                    "a run directory or checkpoint to serve, as DIR or NAME=DIR (repeatable); "
-                    "the kind (translation, classification, language model) comes from the checkpoint")
+                    "a run directory, checkpoint or Hugging Face model folder to serve, as DIR or "
+                    "NAME=DIR (repeatable); the kind (translation, classification, language model) "
+                    "comes from the checkpoint, and a model folder serves sentence embeddings")
       ->required();
   serve->add_option("--host", options->host,
                     "address to listen on (default 127.0.0.1; anything else is reachable from "

@@ -1,4 +1,4 @@
-// Attention maps as JSON for the API (handlers.h).
+// Attention maps and float32 vectors as JSON for the API (handlers.h).
 #include <charconv>
 #include <cstdint>
 
@@ -53,6 +53,12 @@ nlohmann::ordered_json map_json(const inspect::AttentionMap& map) {
 }
 
 }  // namespace
+
+nlohmann::ordered_json float32_array_json(const std::vector<float>& values) {
+  nlohmann::ordered_json array = nlohmann::ordered_json::array();
+  for (float value : values) array.push_back(shortest_float(value));
+  return array;
+}
 
 nlohmann::ordered_json maps_json(const std::vector<inspect::AttentionMap>& maps) {
   nlohmann::ordered_json json = nlohmann::ordered_json::array();

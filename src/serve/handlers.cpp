@@ -1,9 +1,10 @@
-// The model routes of the API: translate, classify, generate, and the list of models.
+// The model routes of the API: translate, classify, generate, embed, and the list of models.
 #include "handlers.h"
 
 #include <algorithm>
 #include <optional>
 
+#include "attn/autograd/grad_mode.h"
 #include "attn/core/error.h"
 #include "attn/text/utf8.h"
 #include "request_fields.h"
@@ -67,7 +68,7 @@ std::string required_text(const std::optional<std::string>& text) {
 
 // The input, in the model's tokens, within the model's positions and the server's limit.
 void check_input_length(const ServedModel& model, const std::string& text, const Limits& limits) {
-  const auto tokens = static_cast<std::int64_t>(model.input_tokenizer().encode(text).size());
+  const std::int64_t tokens = model.count_input_tokens(text);
   const std::string length = "\"text\" is " + std::to_string(tokens) + " tokens long; ";
   const std::int64_t model_limit = model.max_input_tokens();
   if (model_limit > 0 && tokens > model_limit) {
@@ -267,6 +268,46 @@ nlohmann::ordered_json generate(const HandlerContext& context, std::string_view 
   return response;
 }
 
+nlohmann::ordered_json embed(const HandlerContext& context, std::string_view body) {
+  RequestFields fields = RequestFields::parse(body);
+  const CommonFields common = read_common_fields(fields, context.models, ModelKind::Embedding);
+  const std::optional<std::string> pair = fields.string("pair");
+  const std::string text = finish_checks(fields, common, context.limits);
+  if (pair) {
+    const std::string second = required_text(pair);
+    check_input_length(*common.model, text + " " + second, context.limits);
+  }
+
+  const models::PretrainedEncoder& encoder = *common.model->encoder();
+  Tensor embedding;
+  std::optional<inspect::PretrainedAttention> maps;
+  run_exclusively(context, *common.model, [&] {
+    // A pair is one input ([CLS] A [SEP] B [SEP]); its embedding pools over both texts.
+    if (pair) {
+      NoGradGuard no_grad;
+      const models::TokenBatch batch = encoder.tokenize_pairs({{text, *pair}});
+      embedding = models::pool(encoder.hidden_states(batch), batch.padding,
+                               encoder.sentence_options().pooling);
+      if (encoder.sentence_options().normalize) embedding = models::normalize_rows(embedding);
+      embedding = embedding.contiguous();
+    } else {
+      embedding = encoder.embed({text});
+    }
+    if (common.attention) maps = inspect::pretrained_attention(encoder, text, pair.value_or(""));
+  });
+  const float* values = embedding.data<float>();
+  std::vector<float> numbers(values, values + embedding.size(1));
+  nlohmann::ordered_json response = {{"model", common.model->name()}, {"text", text}};
+  if (pair) response["pair"] = *pair;
+  response["dimensions"] = embedding.size(1);
+  response["embedding"] = float32_array_json(numbers);
+  if (maps) {
+    response["attention"] = {{"tokens", maps->tokens}, {"type_ids", maps->type_ids},
+                             {"maps", maps_json(maps->maps)}};
+  }
+  return response;
+}
+
 nlohmann::ordered_json models_json(const Models& models, const Limits& limits) {
   nlohmann::ordered_json list = nlohmann::ordered_json::array();
   for (const ServedModel* model : models.all()) {
@@ -279,6 +320,10 @@ nlohmann::ordered_json models_json(const Models& models, const Limits& limits) {
                                              : limits.max_input_tokens}};
     if (const tasks::Classifier* classifier = model->classifier()) {
       entry["labels"] = classifier->label_names();
+    } else if (const models::PretrainedEncoder* encoder = model->encoder()) {
+      entry["dimensions"] = encoder->model().options().hidden_size;
+      entry["pooling"] = models::pooling_name(encoder->sentence_options().pooling);
+      entry["normalize"] = encoder->sentence_options().normalize;
     } else {
       entry["max_output_tokens"] = output_token_limit(*model, limits);
       entry["decoding"] = model->translator() ? decoding_json(default_search_settings(*model, limits))

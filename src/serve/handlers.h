@@ -1,4 +1,4 @@
-// The API's model routes and the JSON they answer with, for service.cpp. Each handler reads
+// The API's model routes (translate, classify, generate, embed) and the JSON they answer with, for service.cpp. Each handler reads
 // a request body and returns the response body, or throws HttpError (with its status) or
 // attn::Error (a 400: the library refused the input).
 #pragma once
@@ -24,6 +24,7 @@ struct HandlerContext {
 nlohmann::ordered_json translate(const HandlerContext& context, std::string_view body);
 nlohmann::ordered_json classify(const HandlerContext& context, std::string_view body);
 nlohmann::ordered_json generate(const HandlerContext& context, std::string_view body);
+nlohmann::ordered_json embed(const HandlerContext& context, std::string_view body);
 
 // GET /api/models.
 nlohmann::ordered_json models_json(const Models& models, const Limits& limits);
@@ -32,5 +33,7 @@ nlohmann::ordered_json models_json(const Models& models, const Limits& limits);
 // per map. Each weight is written as the shortest decimal that reads back as the same
 // float32, so a client that parses it and rounds to float32 has the library's value exactly.
 nlohmann::ordered_json maps_json(const std::vector<inspect::AttentionMap>& maps);
+// The same shortest-decimal rule for a vector (an embedding).
+nlohmann::ordered_json float32_array_json(const std::vector<float>& values);
 
 }  // namespace attn::serve

@@ -22,16 +22,19 @@ std::string_view model_kind_name(ModelKind kind) {
     case ModelKind::Translation: return "translation";
     case ModelKind::Classification: return "classification";
     case ModelKind::LanguageModel: return "language_model";
+    case ModelKind::Embedding: return "embedding";
   }
   ATTN_ASSERT(false, "unknown model kind");
   return "";
 }
 
 ModelKind parse_model_kind(std::string_view name) {
-  for (ModelKind kind : {ModelKind::Translation, ModelKind::Classification, ModelKind::LanguageModel}) {
+  for (ModelKind kind : {ModelKind::Translation, ModelKind::Classification, ModelKind::LanguageModel,
+                        ModelKind::Embedding}) {
     if (model_kind_name(kind) == name) return kind;
   }
-  ATTN_CHECK(false, "model kind: expected translation, classification or language_model, got '",
+  ATTN_CHECK(false,
+             "model kind: expected translation, classification, language_model or embedding, got '",
              name, "'");
   return ModelKind::Translation;
 }
@@ -133,12 +136,14 @@ ServedModel::ServedModel(std::string name, Model model)
 ModelKind ServedModel::kind() const {
   if (translator() != nullptr) return ModelKind::Translation;
   if (classifier() != nullptr) return ModelKind::Classification;
+  if (encoder() != nullptr) return ModelKind::Embedding;
   return ModelKind::LanguageModel;
 }
 
 std::string ServedModel::arch() const {
   if (const auto* model = translator()) return model->model().arch();
   if (const auto* model = classifier()) return model->model().arch();
+  if (const auto* model = encoder()) return model->model_type();
   return "transformer";
 }
 
@@ -148,13 +153,19 @@ std::int64_t ServedModel::max_input_tokens() const {
   std::int64_t positions = 0;
   if (const auto* model = translator()) positions = model->model().max_length();
   if (const auto* model = generator()) positions = model->max_length();
+  // A pretrained encoder adds [CLS] and [SEP] (and cuts longer texts; the limit says where).
+  if (const auto* model = encoder()) return model->max_length() - 2;
   return positions > 0 ? positions - 1 : 0;
 }
 
-const text::Tokenizer& ServedModel::input_tokenizer() const {
-  if (const auto* model = translator()) return model->source_tokenizer();
-  if (const auto* model = classifier()) return model->tokenizer();
-  return generator()->tokenizer();
+std::int64_t ServedModel::count_input_tokens(const std::string& text) const {
+  if (const auto* model = encoder()) {
+    return std::int64_t(model->tokenizer().encode(text, 0, /*add_special_tokens=*/false).ids.size());
+  }
+  const text::Tokenizer& tokenizer = translator()   ? translator()->source_tokenizer()
+                                     : classifier() ? classifier()->tokenizer()
+                                                    : generator()->tokenizer();
+  return std::int64_t(tokenizer.encode(text).size());
 }
 
 // ---- Models --------------------------------------------------------------------------------
@@ -163,10 +174,17 @@ void Models::load(const ModelSpec& spec) {
   ATTN_CHECK(is_valid_model_name(spec.name), "model name '", spec.name, "' is not valid");
   ATTN_CHECK(find(spec.name) == nullptr, "two models named '", spec.name,
              "': name them apart with NAME=DIR");
+  if (fs::is_directory(spec.path) && fs::exists(spec.path / "config.json")) {
+    add(spec.name, std::shared_ptr<const models::PretrainedEncoder>(models::load_pretrained(spec.path)));
+    return;
+  }
   switch (checkpoint_model_kind(spec.path)) {
     case ModelKind::Translation: add(spec.name, tasks::Translator::load(spec.path)); break;
     case ModelKind::Classification: add(spec.name, tasks::Classifier::load(spec.path)); break;
     case ModelKind::LanguageModel: add(spec.name, tasks::TextGenerator::load(spec.path)); break;
+    case ModelKind::Embedding:
+      throw Error(detail::concat(spec.path.string(), ": an embedding model is a Hugging Face "
+                                                     "folder with config.json, not a checkpoint"));
   }
 }
 

@@ -92,7 +92,8 @@ struct ModelRoute {
   Handler handler;
 };
 constexpr ModelRoute kModelRoutes[] = {
-    {"/api/translate", &translate}, {"/api/classify", &classify}, {"/api/generate", &generate}};
+    {"/api/translate", &translate}, {"/api/classify", &classify}, {"/api/generate", &generate},
+    {"/api/embed", &embed}};
 
 // The handler of a model route, or null.
 Handler model_route(std::string_view path) {

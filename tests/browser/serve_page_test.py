@@ -5,8 +5,10 @@ Trains a tiny translation model with `attn train` on a generated toy corpus (or 
 --model), starts `attn serve` on a free port, loads the page, types a sentence, runs it, and
 checks what a user would see: the heatmap appears with one cell per (query, key) pair of the
 map the API returns, every cell carries the API's weight, the map and head selectors redraw
-it, and hovering a token highlights what it attends to. Takes a screenshot, and exits
-non-zero on any failure; 77 (ctest's skip) only when chromium or chromedriver is missing.
+it, and hovering a token highlights what it attends to. With --embedding-model it also serves
+a Hugging Face folder as "minilm" and checks its page: the embedding shown is the API's and
+its heatmap carries the API's weights. Takes a screenshot, and exits non-zero on any
+failure; 77 (ctest's skip) only when chromium or chromedriver is missing.
 
   serve_page_test.py --attn build/apps/attn --out build/tests/browser
   serve_page_test.py --attn build/apps/attn --model runs/bible_transformer \\
@@ -124,10 +126,11 @@ def die_with_parent():
 
 
 class Server:
-    def __init__(self, attn, model, log_path):
+    def __init__(self, attn, models, log_path):
         self.log = open(log_path, "w", encoding="utf-8")
+        model_arguments = [argument for model in models for argument in ("--model", model)]
         self.process = subprocess.Popen(
-            [attn, "serve", "--model", model, "--port", "0", "--threads", "1"],
+            [attn, "serve", *model_arguments, "--port", "0", "--threads", "1"],
             stdout=subprocess.PIPE, stderr=self.log, text=True, preexec_fn=die_with_parent)
         self.url = self._read_url(timeout=120)
 
@@ -280,11 +283,37 @@ def run_page(driver, server, text, screenshot, hover_row):
     check(not errors, f"the browser console has errors: {errors}")
 
 
+def run_embedding_page(driver, server, text):
+    """The pretrained encoder: choose it, embed a sentence, and check the numbers shown and the
+    last layer's heatmap against the API."""
+    driver.get(server.url)
+    wait_for(driver, lambda: page_state(driver) in ("ready", "error"), "the page to list the models")
+    select_option(driver, "model", "minilm")
+    check(driver.find_element("id", "run").text == "Embed", "the embedding model's button is not 'Embed'")
+    expected = server.post("api/embed", {"model": "minilm", "text": text, "attention": True})
+    maps = expected["attention"]["maps"]
+    tokens = len(expected["attention"]["tokens"])
+    box = driver.find_element("id", "text")
+    box.clear()
+    box.send_keys(text)
+    driver.find_element("id", "run").click()
+    wait_for(driver, lambda: page_state(driver) in ("done", "error"), "the embedding")
+    check(page_state(driver) == "done", f"the page shows an error: {driver.find_element('id', 'error').text}")
+    shown = driver.find_element("css selector", "#output .output-text").text
+    check(shown.startswith(f"[{expected['embedding'][0]:.4f}"), f"the page shows {shown!r}, not the API's embedding")
+    check(len(cells(driver)) == tokens * tokens, f"the heatmap has {len(cells(driver))} cells, expected {tokens}²")
+    expect_weights(driver, mean_of_heads(maps[-1]["weights"]), "last layer, average of heads")
+    print(f"embedding: {expected['dimensions']} numbers; heatmap {tokens} x {tokens} ({maps[-1]['name']})")
+    errors = [entry for entry in driver.get_log("browser") if entry.get("level") == "SEVERE"]
+    check(not errors, f"the browser console has errors: {errors}")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--attn", required=True, help="the attn program")
     parser.add_argument("--out", required=True, help="a folder for the model, logs and screenshot")
     parser.add_argument("--model", help="serve this run instead of training a tiny one")
+    parser.add_argument("--embedding-model", help="also serve this Hugging Face folder as 'minilm' and check its page")
     parser.add_argument("--text", default="tres uno cinco dos", help="the sentence to type")
     parser.add_argument("--screenshot", help="where to save it (default: OUT/serve_page.png)")
     parser.add_argument("--size", default="1280x900", help="window size, WIDTHxHEIGHT")
@@ -302,10 +331,13 @@ def main():
         started = time.time()
         model = arguments.model or train_tiny_model(arguments.attn, os.path.join(arguments.out, "work"))
         print(f"model: {model} ({time.time() - started:.1f} s)")
-        server = Server(arguments.attn, model, os.path.join(arguments.out, "serve.log"))
+        models = [model] + ([f"minilm={arguments.embedding_model}"] if arguments.embedding_model else [])
+        server = Server(arguments.attn, models, os.path.join(arguments.out, "serve.log"))
         print(f"server: {server.url}")
         driver = start_browser(browser, driver_path, width, height)
         run_page(driver, server, arguments.text, screenshot, arguments.hover)
+        if arguments.embedding_model:
+            run_embedding_page(driver, server, "A man is eating food.")
         print("PASS")
         return 0
     except Failure as failure:

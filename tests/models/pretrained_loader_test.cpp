@@ -167,7 +167,7 @@ TEST(LoadPretrained, ConvertsBFloat16WeightsToFloat32) {
   for (const auto& [name, tensor] : loaded->model().state_dict()) {
     EXPECT_EQ(tensor.dtype(), DType::Float32) << name;
   }
-  const Tensor& word = loaded->model().state_dict().at("embeddings.word_embeddings.weight");
+  const Tensor word = loaded->model().state_dict().at("embeddings.word_embeddings.weight");
   EXPECT_TRUE(all_close(word, folder.tensors.at("embeddings.word_embeddings.weight").to(DType::Float32), 0, 0));
 }
 

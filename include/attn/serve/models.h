@@ -1,8 +1,10 @@
 // The models `attn serve` answers with: trained translation, classification and language
-// models, each under a name, loaded once at start-up and shared by every request.
+// models, and pretrained encoders (Hugging Face folders, for sentence embeddings), each under
+// a name, loaded once at start-up and shared by every request.
 //
 // A model is given on the command line as DIR or NAME=DIR, where DIR is a run directory of
-// `attn train` or a checkpoint file. Without NAME the model is named after its run directory
+// `attn train`, a checkpoint file, or a Hugging Face model folder (config.json;
+// models/pretrained.h). Without NAME the model is named after its run directory
 // (for a checkpoint inside RUN/checkpoints/, RUN's name; for another file, the file's stem).
 // The task kind comes from the checkpoint's config ("task"), read from the file's header
 // alone, so the weights are read once.
@@ -23,15 +25,17 @@
 #include <variant>
 #include <vector>
 
+#include "attn/models/pretrained.h"
 #include "attn/tasks/classification.h"
 #include "attn/tasks/language_modeling.h"
 #include "attn/tasks/translation.h"
 
 namespace attn::serve {
 
-enum class ModelKind { Translation, Classification, LanguageModel };
+enum class ModelKind { Translation, Classification, LanguageModel, Embedding };
 
-// "translation", "classification", "language_model": the checkpoints' task names.
+// "translation", "classification", "language_model" (the checkpoints' task names) and
+// "embedding" (a pretrained encoder).
 std::string_view model_kind_name(ModelKind kind);
 // The inverse of model_kind_name; throws attn::Error naming the three kinds.
 ModelKind parse_model_kind(std::string_view name);
@@ -57,23 +61,29 @@ ModelKind checkpoint_model_kind(const std::filesystem::path& path);
 
 class ServedModel {
  public:
-  using Model = std::variant<tasks::Translator, tasks::Classifier, tasks::TextGenerator>;
+  using Model = std::variant<tasks::Translator, tasks::Classifier, tasks::TextGenerator,
+                             std::shared_ptr<const models::PretrainedEncoder>>;
 
   ServedModel(std::string name, Model model);
 
   const std::string& name() const { return name_; }
   ModelKind kind() const;
-  std::string arch() const;  // "transformer", "rnn", "bigru"
+  std::string arch() const;  // "transformer", "rnn", "bigru", or a pretrained model_type ("bert")
   // The longest input the model takes, in tokens of its input tokenizer, without the
   // markers the task adds (</s>); 0: no limit (a classifier cuts longer texts instead).
   std::int64_t max_input_tokens() const;
-  const text::Tokenizer& input_tokenizer() const;
+  // The length of `text` in the model's input tokens (without the markers the task adds).
+  std::int64_t count_input_tokens(const std::string& text) const;
 
   // The model of this kind, or null.
   const tasks::Translator* translator() const { return std::get_if<tasks::Translator>(&model_); }
   const tasks::Classifier* classifier() const { return std::get_if<tasks::Classifier>(&model_); }
   const tasks::TextGenerator* generator() const {
     return std::get_if<tasks::TextGenerator>(&model_);
+  }
+  const models::PretrainedEncoder* encoder() const {
+    const auto* held = std::get_if<std::shared_ptr<const models::PretrainedEncoder>>(&model_);
+    return held != nullptr ? held->get() : nullptr;
   }
 
   // Held for the length of one model run (see the header comment).
