@@ -109,6 +109,8 @@ def npy_seeds():
     write("npy", "version_2", npy("<f4", "(1,)", b"\0\0\0\0", b"\x02\x00"))
     write("npy", "short_data", npy("<f8", "(3,)", b"\0" * 16))
     write("npy", "huge_shape", npy("<f4", "(4294967296, 4294967296, 16)", b""))
+    # Found by fuzzing: empty, but its strides would overflow.
+    write("npy", "zero_extent_huge_strides", npy("<f4", "(0, 4294967296, 4294967296)", b""))
 
 
 def wordpiece_seeds():

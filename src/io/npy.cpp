@@ -1,6 +1,7 @@
 // The .npy format: https://numpy.org/doc/stable/reference/generated/numpy.lib.format.html
 #include "attn/io/npy.h"
 
+#include <algorithm>
 #include <cstring>
 #include <fstream>
 #include <sstream>
@@ -129,7 +130,14 @@ Tensor parse_npy(const std::string& bytes, const std::string& source) {
   ATTN_CHECK(header_value(header, "fortran_order", source) == "False", source,
              ": Fortran-order npy arrays are not supported");
   const Shape shape = parse_shape_literal(header_value(header, "shape", source), source);
-  // The size is checked before anything is allocated, with overflow in mind.
+  // The size is checked before anything is allocated, with overflow in mind. A tensor's
+  // strides multiply the extents after each one (a zero counted as one), so their product
+  // must fit in int64 even when a zero extent makes the array empty.
+  std::int64_t stride_product = 1;
+  for (std::int64_t extent : shape) {
+    ATTN_CHECK(!__builtin_mul_overflow(stride_product, std::max<std::int64_t>(extent, 1), &stride_product),
+               source, ": npy shape ", to_string(shape), " is too large");
+  }
   std::uint64_t data_size = dtype_size(dtype);
   for (std::int64_t extent : shape) {
     ATTN_CHECK(!__builtin_mul_overflow(data_size, std::uint64_t(extent), &data_size), source,

@@ -186,6 +186,7 @@ Shape parse_shape(const Json& fields, const std::string& tensor, const std::stri
                     "': \"shape\" must be an array, got ", shape_json.dump());
   Shape shape;
   std::int64_t element_count = 1;
+  std::int64_t stride_product = 1;
   for (const Json& extent : shape_json) {
     SAFETENSORS_CHECK(
         is_non_negative_integer(extent) &&
@@ -196,6 +197,12 @@ Shape parse_shape(const Json& fields, const std::string& tensor, const std::stri
     SAFETENSORS_CHECK(!__builtin_mul_overflow(element_count, shape.back(), &element_count), source,
                       "tensor '", tensor, "': shape ", shape_json.dump(),
                       " has too many elements (the count overflows 64 bits)");
+    // Strides multiply the extents with a zero counted as one: a zero extent must not hide
+    // extents whose product overflows.
+    SAFETENSORS_CHECK(
+        !__builtin_mul_overflow(stride_product, std::max<std::int64_t>(shape.back(), 1), &stride_product),
+        source, "tensor '", tensor, "': shape ", shape_json.dump(),
+        " is too large (its strides overflow 64 bits)");
   }
   return shape;
 }

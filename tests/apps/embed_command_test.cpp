@@ -95,6 +95,12 @@ TEST(Npy, RoundTripsExactlyAndRejectsWhatItCannotRead) {
   EXPECT_THROW(io::parse_npy(big_endian, "be.npy"), Error);
   EXPECT_THROW(io::parse_npy(bytes.substr(0, bytes.size() - 1), "short.npy"), Error);
   EXPECT_THROW(io::parse_npy("not npy at all", "text.npy"), Error);
+  // Found by fuzzing: an empty array whose other extents' product overflows the strides.
+  std::string huge = bytes;
+  huge.replace(huge.find("(1, 2)"), 6, "(0, 4294967296, 4294967296)");
+  huge.replace(8, 2, std::string{char((huge.size() - 10 - 8) & 0xFF), char((huge.size() - 10 - 8) >> 8)});
+  huge.resize(huge.size() - 8);  // no data: the array would be empty
+  EXPECT_THROW(io::parse_npy(huge, "huge.npy"), Error);
 }
 
 }  // namespace

@@ -398,6 +398,13 @@ TEST(SafetensorsRead, ReadsHalfPrecisionAsFloat32Exactly) {
                      {"tensor 'h'", "F16 with shape [2] needs 4"});
 }
 
+// A zero extent makes a tensor empty, but its strides multiply the other extents.
+TEST(SafetensorsValidation, RejectsEmptyShapesWhoseStridesOverflow) {
+  expect_parse_error(
+      make_file(R"({"x":{"dtype":"F32","shape":[0,4294967296,4294967296],"data_offsets":[0,0]}})"),
+      {"tensor 'x'", "strides overflow"});
+}
+
 TEST(SafetensorsValidation, RejectsHugeShapesWithoutAllocating) {
   auto with_shape = [](const std::string& dtype, const std::string& shape) {
     return make_file(
