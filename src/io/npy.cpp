@@ -35,7 +35,8 @@ std::string shape_literal(const Shape& shape) {
   if (shape.size() == 1) return "(" + std::to_string(shape[0]) + ",)";
   std::string text = "(";
   for (std::size_t i = 0; i < shape.size(); ++i) {
-    text += (i == 0 ? "" : ", ") + std::to_string(shape[i]);
+    if (i > 0) text += ", ";
+    text += std::to_string(shape[i]);
   }
   return text + ")";
 }
