@@ -14,6 +14,7 @@
 #include "attn/tasks/embedding.h"
 #include "support/attn_program.h"
 #include "support/compare.h"
+#include "support/pretrained_model.h"
 #include "support/temporary_directory.h"
 
 namespace attn {
@@ -22,10 +23,7 @@ namespace {
 namespace fs = std::filesystem;
 using attn::testing::all_close;
 
-std::string minilm_directory() {
-  const char* variable = std::getenv("ATTN_MINILM_DIR");
-  return variable != nullptr && *variable != '\0' ? variable : ATTN_MINILM_DIR;
-}
+using attn::testing::minilm_directory;
 
 class EmbedCommand : public attn::testing::AttnProgramTest {};
 

@@ -9,6 +9,7 @@
 #include "attn/inspect/attention_maps.h"
 #include "attn/ops/views.h"
 #include "support/compare.h"
+#include "support/pretrained_model.h"
 
 namespace attn::inspect {
 namespace {
@@ -16,10 +17,7 @@ namespace {
 using attn::testing::all_close;
 
 const models::PretrainedEncoder& minilm() {
-  static const auto model = [] {
-    const char* variable = std::getenv("ATTN_MINILM_DIR");
-    return models::load_pretrained(variable != nullptr && *variable != '\0' ? variable : ATTN_MINILM_DIR);
-  }();
+  static const auto model = models::load_pretrained(testing::minilm_directory());
   return *model;
 }
 

@@ -24,6 +24,7 @@
 #include "attn/ops/elementwise.h"
 #include "attn/ops/views.h"
 #include "support/compare.h"
+#include "support/pretrained_model.h"
 #include "support/temporary_directory.h"
 
 namespace attn::models {
@@ -36,10 +37,7 @@ namespace fs = std::filesystem;
 
 // ---- the real model -----------------------------------------------------------------------
 
-std::string minilm_directory() {
-  const char* variable = std::getenv("ATTN_MINILM_DIR");
-  return variable != nullptr && *variable != '\0' ? variable : ATTN_MINILM_DIR;
-}
+using attn::testing::minilm_directory;
 
 // Loaded once for the whole program: 90 MB of weights.
 const PretrainedEncoder& minilm() {

@@ -12,16 +12,14 @@
 
 #include "attn/inspect/attention_maps.h"
 #include "attn/serve/service.h"
+#include "support/pretrained_model.h"
 
 namespace attn::serve {
 namespace {
 
 using nlohmann::json;
 
-std::string minilm_directory() {
-  const char* variable = std::getenv("ATTN_MINILM_DIR");
-  return variable != nullptr && *variable != '\0' ? variable : ATTN_MINILM_DIR;
-}
+using attn::testing::minilm_directory;
 
 class EmbedApi : public ::testing::Test {
  protected:
