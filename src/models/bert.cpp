@@ -64,6 +64,40 @@ void BertOptions::validate() const {
   detail::check_layer_options(layer(), "BertOptions");
 }
 
+nlohmann::json BertOptions::to_json() const {
+  return {{"vocab_size", vocab_size},
+          {"hidden_size", hidden_size},
+          {"num_layers", num_layers},
+          {"num_heads", num_heads},
+          {"intermediate_size", intermediate_size},
+          {"activation", std::string(activation_name(activation))},
+          {"max_position_embeddings", max_position_embeddings},
+          {"type_vocab_size", type_vocab_size},
+          {"hidden_dropout", hidden_dropout},
+          {"attention_dropout", attention_dropout},
+          {"layer_norm_epsilon", layer_norm_epsilon},
+          {"initializer_range", initializer_range}};
+}
+
+BertOptions BertOptions::from_json(const nlohmann::json& json) {
+  BertOptions options;
+  detail::JsonFields fields(json, "BertOptions");
+  fields.read("vocab_size", options.vocab_size);
+  fields.read("hidden_size", options.hidden_size);
+  fields.read("num_layers", options.num_layers);
+  fields.read("num_heads", options.num_heads);
+  fields.read("intermediate_size", options.intermediate_size);
+  fields.read("activation", options.activation);
+  fields.read("max_position_embeddings", options.max_position_embeddings);
+  fields.read("type_vocab_size", options.type_vocab_size);
+  fields.read("hidden_dropout", options.hidden_dropout);
+  fields.read("attention_dropout", options.attention_dropout);
+  fields.read("layer_norm_epsilon", options.layer_norm_epsilon);
+  fields.read("initializer_range", options.initializer_range);
+  fields.finish();
+  return options;
+}
+
 BertEmbeddings::BertEmbeddings(const BertOptions& options, DType dtype) {
   word_embeddings_ = register_module(
       "word_embeddings",

@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cmath>
 #include <numeric>
+#include <optional>
 #include <ostream>
 
 #include "attn/autograd/grad_mode.h"
@@ -12,7 +13,10 @@
 #include "attn/data/split.h"
 #include "attn/io/checkpoint.h"
 #include "attn/metrics/accuracy.h"
+#include "attn/models/bert_classifier.h"
+#include "attn/models/pretrained.h"
 #include "attn/models/rnn_classifier.h"
+#include "attn/nn/init.h"
 #include "attn/models/transformer_classifier.h"
 #include "attn/ops/ops.h"
 #include "attn/tasks/task_common.h"
@@ -20,6 +24,7 @@
 #include "attn/text/sentencepiece.h"
 #include "attn/text/utf8.h"
 #include "attn/text/word_vocabulary.h"
+#include "attn/text/wordpiece.h"
 #include "attn/train/trainer.h"
 
 namespace attn::tasks {
@@ -33,7 +38,7 @@ constexpr const char* kTokenizerName = "input";
 // Fields the task fills in itself: from the tokenizer, the labels and data.max_length.
 const std::set<std::string> kDerivedKeys = {"vocab_size", "num_classes", "max_length"};
 
-// ---- the two architectures ------------------------------------------------------------------
+// ---- the three architectures ------------------------------------------------------------------
 
 class BiGruClassification final : public ClassificationModel {
  public:
@@ -42,6 +47,7 @@ class BiGruClassification final : public ClassificationModel {
   const nn::Module& module() const override { return model_; }
   std::string arch() const override { return "bigru"; }
   nlohmann::json options_json() const override { return model_.options().to_json(); }
+  std::int64_t vocab_size() const override { return model_.options().vocab_size; }
   std::int64_t num_classes() const override { return model_.options().num_classes; }
   std::int64_t max_length() const override { return model_.options().max_length; }
 
@@ -62,6 +68,7 @@ class TransformerClassification final : public ClassificationModel {
   const nn::Module& module() const override { return model_; }
   std::string arch() const override { return "transformer"; }
   nlohmann::json options_json() const override { return model_.options().to_json(); }
+  std::int64_t vocab_size() const override { return model_.options().vocab_size; }
   std::int64_t num_classes() const override { return model_.options().num_classes; }
   std::int64_t max_length() const override { return model_.options().max_length; }
 
@@ -71,6 +78,29 @@ class TransformerClassification final : public ClassificationModel {
 
  private:
   models::TransformerClassifier model_;
+};
+
+// A pretrained encoder with a head (models/bert_classifier.h); its tokens are the folder's
+// WordPiece ids, without [CLS] and [SEP], which the model adds.
+class PretrainedClassification final : public ClassificationModel {
+ public:
+  explicit PretrainedClassification(const models::BertClassifierOptions& options,
+                                    std::shared_ptr<models::BertModel> encoder = nullptr)
+      : model_(options, std::move(encoder)) {}
+  nn::Module& module() override { return model_; }
+  const nn::Module& module() const override { return model_; }
+  std::string arch() const override { return "pretrained"; }
+  nlohmann::json options_json() const override { return model_.options().to_json(); }
+  std::int64_t vocab_size() const override { return model_.options().encoder.vocab_size; }
+  std::int64_t num_classes() const override { return model_.options().num_classes; }
+  std::int64_t max_length() const override { return model_.options().max_length(); }
+
+  ClassifierForward forward(const data::PaddedBatch& batch) const override {
+    return {model_.forward(batch.tokens, batch.lengths.to_vector<std::int64_t>()), Tensor()};
+  }
+
+ private:
+  models::BertClassifier model_;
 };
 
 std::string data_file(const std::string& directory, data::Split split) {
@@ -203,7 +233,20 @@ train::Schema classification_schema() {
       .add("keep_punctuation", false, "word: punctuation marks become words (else dropped)")
       .add("model_type", "unigram", "sentencepiece model", {"unigram", "bpe"})
       .add("max_sentences", 0, "sentencepiece: train on a sample of this many texts (0: all)");
-  schema.add("model.arch", "bigru", "architecture", {"bigru", "transformer"});
+  schema.add("model.arch", "bigru",
+             "architecture: bigru, transformer, or pretrained (fine-tune model.pretrained)",
+             {"bigru", "transformer", "pretrained"});
+  schema.add("model.pretrained", "",
+             "pretrained: a Hugging Face model folder (BERT family) whose encoder and WordPiece "
+             "tokenizer the classifier fine-tunes; tokenizer.* is not used");
+  schema.add("model.pretrained_weights", true,
+             "pretrained: start from the folder's weights (false: its architecture and "
+             "tokenizer with random weights, a baseline)");
+  schema.add("model.pooling", "auto",
+             "pretrained: how the head pools the token states (auto: the folder's "
+             "sentence-transformers pooling, else mean)",
+             {"auto", "cls", "mean", "max", "mean_sqrt_len"});
+  schema.add("model.classifier_dropout", 0.1, "pretrained: dropout before the head");
   add_options_keys(schema, "model.bigru", models::RnnClassifierOptions::imdb().to_json(),
                    kDerivedKeys, "RnnClassifierOptions (docs/MODELS_RNN.md)");
   models::TransformerClassifierOptions transformer;
@@ -261,7 +304,7 @@ std::vector<std::int64_t> classification_ids(const text::Tokenizer& tokenizer,
                                              data::Truncation truncation) {
   ATTN_CHECK(max_length >= 0, "classification: expected max_length >= 0, got ", max_length);
   std::vector<std::int64_t> ids = tokenizer.encode(text);
-  if (ids.empty()) ids.push_back(text::kUnkId);
+  if (ids.empty()) ids.push_back(tokenizer.unk_id());
   if (max_length > 0 && static_cast<std::int64_t>(ids.size()) > max_length) {
     ATTN_CHECK(truncation != data::Truncation::Error, "classification: a text of ", ids.size(),
                " tokens is longer than the model's ", max_length);
@@ -285,7 +328,11 @@ std::unique_ptr<ClassificationModel> ClassificationModel::create(const std::stri
     return std::make_unique<TransformerClassification>(
         models::TransformerClassifierOptions::from_json(options));
   }
-  ATTN_CHECK(false, "classification: unknown model architecture '", arch, "' (bigru, transformer)");
+  if (arch == "pretrained") {
+    return std::make_unique<PretrainedClassification>(models::BertClassifierOptions::from_json(options));
+  }
+  ATTN_CHECK(false, "classification: unknown model architecture '", arch,
+             "' (bigru, transformer, pretrained)");
   return nullptr;
 }
 
@@ -318,7 +365,11 @@ Classifier Classifier::load(const fs::path& path) {
   std::int64_t max_length = 0;
   data::Truncation truncation = data::Truncation::KeepStart;
   try {
-    model = ClassificationModel::create(config.at("arch").get<std::string>(), config.at("model"));
+    const std::string arch = config.at("arch").get<std::string>();
+    // Every weight of a fine-tuned encoder comes from the checkpoint: no random start.
+    std::optional<nn::init::SkipInitialisation> skip;
+    if (arch == "pretrained") skip.emplace();
+    model = ClassificationModel::create(arch, config.at("model"));
     labels = config.at("labels").get<std::vector<std::string>>();
     max_length = config.at("max_length").get<std::int64_t>();
     truncation = truncation_from_string(config.at("truncation").get<std::string>());
@@ -328,7 +379,7 @@ Classifier Classifier::load(const fs::path& path) {
   io::load_into(checkpoint, model->module());
   model->module().eval();
   std::shared_ptr<text::Tokenizer> tokenizer = text::load_tokenizer(location.directory, kTokenizerName);
-  ATTN_CHECK(tokenizer->vocab_size() <= model->options_json().at("vocab_size").get<std::int64_t>(),
+  ATTN_CHECK(tokenizer->vocab_size() <= model->vocab_size(),
              location.directory.string(), ": the tokenizer has ", tokenizer->vocab_size(),
              " ids, more than the model's vocabulary");
   return Classifier(std::move(model), std::move(tokenizer), std::move(labels), max_length, truncation);
@@ -413,20 +464,33 @@ ClassificationTask::ClassificationTask(const train::Config& config, bool resume,
   ATTN_CHECK(max_length_ > 0 || arch != "transformer",
              "classification: model.arch = transformer needs a positive data.max_length (the "
              "length of its positions table)");
+  const std::string pretrained = config.get<std::string>("model.pretrained");
+  ATTN_CHECK(arch != "pretrained" || !pretrained.empty(),
+             "classification: model.arch = pretrained needs model.pretrained, a Hugging Face "
+             "model folder");
+  ATTN_CHECK(arch == "pretrained" || pretrained.empty(), "classification: model.pretrained is '",
+             pretrained, "' but model.arch is ", arch,
+             ": set model.arch = \"pretrained\" to fine-tune that folder's encoder");
 
   ClassificationData texts = load_classification_data(config);
   label_names_ = texts.label_names;
 
-  // The tokenizer: built from the training texts on a fresh run, read back on resume.
+  // The tokenizer: built from the training texts (or the pretrained folder's) on a fresh
+  // run, read back on resume.
   const fs::path tokenizers = tokenizer_directory(run_dir);
   if (resume) {
     tokenizer_ = text::load_tokenizer(tokenizers, kTokenizerName);
   } else {
     const auto started = std::chrono::steady_clock::now();
-    std::vector<std::string> train_texts;
-    train_texts.reserve(texts.train.size());
-    for (const data::LabeledText& example : texts.train) train_texts.push_back(example.text);
-    tokenizer_ = build_tokenizer(config, train_texts);
+    if (arch == "pretrained") {
+      tokenizer_ = std::make_shared<text::PretrainedWordPiece>(
+          text::PretrainedWordPiece::from_directory(pretrained));
+    } else {
+      std::vector<std::string> train_texts;
+      train_texts.reserve(texts.train.size());
+      for (const data::LabeledText& example : texts.train) train_texts.push_back(example.text);
+      tokenizer_ = build_tokenizer(config, train_texts);
+    }
     fs::create_directories(tokenizers);
     tokenizer_->save(tokenizers, kTokenizerName);
     log << "tokenizer: " << text::to_string(tokenizer_->kind()) << ", " << tokenizer_->vocab_size()
@@ -435,11 +499,15 @@ ClassificationTask::ClassificationTask(const train::Config& config, bool resume,
         << " s\n";
   }
 
-  nlohmann::json options = section_options(config, "model." + arch);
-  options["vocab_size"] = tokenizer_->vocab_size();
-  options["num_classes"] = static_cast<std::int64_t>(label_names_.size());
-  options["max_length"] = max_length_;
-  model_ = ClassificationModel::create(arch, options);
+  if (arch == "pretrained") {
+    model_ = pretrained_model(config, pretrained, log);
+  } else {
+    nlohmann::json options = section_options(config, "model." + arch);
+    options["vocab_size"] = tokenizer_->vocab_size();
+    options["num_classes"] = static_cast<std::int64_t>(label_names_.size());
+    options["max_length"] = max_length_;
+    model_ = ClassificationModel::create(arch, options);
+  }
 
   const auto encode = [&](const std::vector<data::LabeledText>& examples) {
     auto encoded = std::make_unique<Examples>();
@@ -468,6 +536,38 @@ ClassificationTask::ClassificationTask(const train::Config& config, bool resume,
 }
 
 ClassificationTask::~ClassificationTask() = default;
+
+std::shared_ptr<ClassificationModel> ClassificationTask::pretrained_model(
+    const train::Config& config, const std::string& directory, std::ostream& log) {
+  const auto started = std::chrono::steady_clock::now();
+  std::shared_ptr<models::PretrainedEncoder> encoder = models::load_pretrained(directory);
+  models::BertClassifierOptions options;
+  options.encoder = encoder->model().options();
+  options.num_classes = static_cast<std::int64_t>(label_names_.size());
+  const std::string pooling = config.get<std::string>("model.pooling");
+  options.pooling = pooling == "auto" ? encoder->sentence_options().pooling : models::parse_pooling(pooling);
+  options.classifier_dropout = config.get<double>("model.classifier_dropout");
+  options.cls_id = tokenizer_->bos_id();
+  options.sep_id = tokenizer_->eos_id();
+  options.pad_id = tokenizer_->pad_id();
+  ATTN_CHECK(tokenizer_->vocab_size() <= options.encoder.vocab_size, "classification: ",
+             directory, ": the tokenizer has ", tokenizer_->vocab_size(),
+             " ids, more than the model's ", options.encoder.vocab_size, " embeddings");
+  // data.max_length 0: as long as the encoder's positions allow.
+  if (max_length_ == 0) max_length_ = options.max_length();
+  ATTN_CHECK(max_length_ <= options.max_length(), "classification: data.max_length ", max_length_,
+             " is longer than ", directory, " allows (", options.max_length(),
+             " pieces between [CLS] and [SEP])");
+  const bool pretrained_weights = config.get<bool>("model.pretrained_weights");
+  auto model = std::make_shared<PretrainedClassification>(
+      options, pretrained_weights ? encoder->shared_model() : nullptr);
+  log << "encoder: " << encoder->model_type() << " from " << directory << ", "
+      << (pretrained_weights ? "pretrained" : "random") << " weights, "
+      << models::pooling_name(options.pooling) << " pooling, read in "
+      << std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count()
+      << " s\n";
+  return model;
+}
 
 std::string ClassificationTask::model_config_json() const {
   nlohmann::json config;

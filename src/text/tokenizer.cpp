@@ -11,6 +11,7 @@
 #include "attn/text/char_vocabulary.h"
 #include "attn/text/sentencepiece.h"
 #include "attn/text/word_vocabulary.h"
+#include "attn/text/wordpiece.h"
 
 namespace attn::text {
 namespace {
@@ -72,6 +73,13 @@ void check_format(const nlohmann::json& descriptor, const std::filesystem::path&
              " is not one this build reads (1..", kDescriptorFormatVersion, ")");
 }
 
+// Whether the descriptor names a file for `role`.
+bool names_file(const nlohmann::json& descriptor, const std::string& role,
+                const std::filesystem::path& path) {
+  const auto& files = field(descriptor, "files", nlohmann::json::value_t::object, path);
+  return files.contains(role);
+}
+
 // The file the descriptor names for `role`, which must lie in the descriptor's directory.
 std::filesystem::path named_file(const nlohmann::json& descriptor, const std::string& role,
                                  const std::filesystem::path& path) {
@@ -96,6 +104,16 @@ std::unique_ptr<Tokenizer> load_of_kind(TokenizerKind kind, const nlohmann::json
     case TokenizerKind::kChar:
       return std::make_unique<CharVocabulary>(
           CharVocabulary::load(named_file(descriptor, "vocab", path)));
+    case TokenizerKind::kWordPiece:
+      // A tokenizer.json, or vocab.txt with an optional tokenizer_config.json.
+      if (names_file(descriptor, "tokenizer", path)) {
+        return std::make_unique<PretrainedWordPiece>(
+            PretrainedWordPiece::from_tokenizer_json(named_file(descriptor, "tokenizer", path)));
+      }
+      return std::make_unique<PretrainedWordPiece>(PretrainedWordPiece::from_vocab(
+          named_file(descriptor, "vocab", path),
+          names_file(descriptor, "config", path) ? named_file(descriptor, "config", path)
+                                                 : std::filesystem::path()));
   }
   ATTN_ASSERT(false, "unhandled tokenizer kind");
 }
@@ -114,16 +132,18 @@ std::string_view to_string(TokenizerKind kind) {
     case TokenizerKind::kSentencePiece: return "sentencepiece";
     case TokenizerKind::kWord: return "word";
     case TokenizerKind::kChar: return "char";
+    case TokenizerKind::kWordPiece: return "wordpiece";
   }
   ATTN_ASSERT(false, "unhandled tokenizer kind");
 }
 
 TokenizerKind tokenizer_kind_from_string(std::string_view name) {
-  for (TokenizerKind kind : {TokenizerKind::kSentencePiece, TokenizerKind::kWord, TokenizerKind::kChar}) {
+  for (TokenizerKind kind : {TokenizerKind::kSentencePiece, TokenizerKind::kWord,
+                             TokenizerKind::kChar, TokenizerKind::kWordPiece}) {
     if (name == to_string(kind)) return kind;
   }
-  throw Error(detail::concat("tokenizer kind: expected sentencepiece, word or char, got '", name,
-                             "'"));
+  throw Error(detail::concat("tokenizer kind: expected sentencepiece, word, char or wordpiece, got '",
+                             name, "'"));
 }
 
 std::filesystem::path tokenizer_descriptor_path(const std::filesystem::path& directory,
@@ -135,12 +155,22 @@ std::filesystem::path tokenizer_descriptor_path(const std::filesystem::path& dir
 void write_tokenizer_descriptor(const std::filesystem::path& directory, const std::string& name,
                                 TokenizerKind kind, std::int64_t vocab_size,
                                 const std::string& file_role, const std::string& file_name) {
+  write_tokenizer_descriptor(directory, name, kind, vocab_size, {{file_role, file_name}});
+}
+
+void write_tokenizer_descriptor(const std::filesystem::path& directory, const std::string& name,
+                                TokenizerKind kind, std::int64_t vocab_size,
+                                const std::vector<std::pair<std::string, std::string>>& files) {
   nlohmann::ordered_json descriptor;
   descriptor["format"] = kDescriptorFormat;
   descriptor["format_version"] = kDescriptorFormatVersion;
   descriptor["kind"] = std::string(to_string(kind));
   descriptor["vocab_size"] = vocab_size;
-  descriptor["files"] = {{file_role, file_name}};
+  descriptor["files"] = nlohmann::ordered_json::object();
+  for (const auto& [role, file_name] : files) {
+    check_name(file_name, "write_tokenizer_descriptor");
+    descriptor["files"][role] = file_name;
+  }
   io::write_file_atomic(tokenizer_descriptor_path(directory, name).string(),
                         descriptor.dump(2) + "\n");
 }

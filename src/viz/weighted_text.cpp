@@ -31,6 +31,9 @@ Item item_of(const std::string& piece, double weight, PieceJoin join, bool first
   switch (join) {
     case PieceJoin::Words: return {piece, weight, !first};
     case PieceJoin::Characters: return {is_blank(piece) ? "" : piece, weight, false};
+    case PieceJoin::WordPiece:
+      if (!first && piece.rfind("##", 0) == 0) return {piece.substr(2), weight, false};
+      return {piece, weight, !first};
     case PieceJoin::SentencePiece: break;
   }
   const std::string mark = kWordMark;
@@ -173,6 +176,7 @@ PieceJoin piece_join_for(text::TokenizerKind kind) {
     case text::TokenizerKind::kSentencePiece: return PieceJoin::SentencePiece;
     case text::TokenizerKind::kChar: return PieceJoin::Characters;
     case text::TokenizerKind::kWord: return PieceJoin::Words;
+    case text::TokenizerKind::kWordPiece: return PieceJoin::WordPiece;
   }
   return PieceJoin::Words;
 }

@@ -17,89 +17,17 @@
 #include "attn/ops/views.h"
 #include "support/compare.h"
 #include "support/temporary_directory.h"
+#include "support/tiny_bert_folder.h"
 
 namespace attn::models {
 namespace {
 
 using attn::testing::all_close;
 using attn::testing::TemporaryDirectory;
+using attn::testing::write_text;
 using Json = nlohmann::json;
 
-Json tiny_config() {
-  return Json{{"model_type", "bert"},         {"vocab_size", 12},
-              {"hidden_size", 8},             {"num_hidden_layers", 2},
-              {"num_attention_heads", 2},     {"intermediate_size", 16},
-              {"hidden_act", "gelu"},         {"max_position_embeddings", 16},
-              {"type_vocab_size", 2},         {"layer_norm_eps", 1e-12},
-              {"hidden_dropout_prob", 0.1},   {"attention_probs_dropout_prob", 0.1},
-              {"position_embedding_type", "absolute"}};
-}
-
-BertOptions tiny_options() {
-  BertOptions options;
-  options.vocab_size = 12;
-  options.hidden_size = 8;
-  options.num_layers = 2;
-  options.num_heads = 2;
-  options.intermediate_size = 16;
-  options.max_position_embeddings = 16;
-  return options;
-}
-
-// attn's names -> transformers' BertModel names, spelled out independently of the loader.
-io::TensorMap hugging_face_tensors(const BertModel& model) {
-  io::TensorMap out;
-  for (const auto& [name, tensor] : model.state_dict()) {
-    std::string hf = name;
-    auto replace = [&](const std::string& from, const std::string& to) {
-      const std::size_t at = hf.find(from);
-      if (at != std::string::npos) hf.replace(at, from.size(), to);
-    };
-    replace("embeddings.layer_norm", "embeddings.LayerNorm");
-    if (hf.find("self_attention.in_proj_") != std::string::npos) {
-      const std::string suffix = hf.substr(hf.rfind('_') + 1);  // weight or bias
-      replace("encoder.layers.", "encoder.layer.");
-      const std::string layer = hf.substr(0, hf.find(".self_attention"));
-      const std::int64_t part = tensor.size(0) / 3;
-      const char* parts[] = {"query", "key", "value"};
-      for (int p = 0; p < 3; ++p) {
-        out[layer + ".attention.self." + parts[p] + "." + suffix] =
-            ops::slice(tensor, 0, p * part, (p + 1) * part).contiguous();
-      }
-      continue;
-    }
-    replace("encoder.layers.", "encoder.layer.");
-    replace("self_attention.out_proj", "attention.output.dense");
-    replace("self_attention_norm", "attention.output.LayerNorm");
-    replace("feed_forward.w1", "intermediate.dense");
-    replace("feed_forward.w2", "output.dense");
-    replace("feed_forward_norm", "output.LayerNorm");
-    out[hf] = tensor.clone();
-  }
-  return out;
-}
-
-void write_text(const std::filesystem::path& path, const std::string& text) {
-  std::ofstream(path) << text;
-}
-
-// A folder: config.json, model.safetensors, vocab.txt and tokenizer_config.json.
-struct TinyFolder {
-  TemporaryDirectory directory{"attn_pretrained"};
-  BertModel model{tiny_options()};
-  Json config = tiny_config();
-  io::TensorMap tensors = hugging_face_tensors(model);
-
-  void write() const {
-    write_text(directory.path() / "config.json", config.dump());
-    io::save_safetensors(directory.file("model.safetensors"), tensors);
-    write_text(directory.path() / "vocab.txt",
-               "[PAD]\n[UNK]\n[CLS]\n[SEP]\n[MASK]\nthe\ncat\nsat\n##s\non\nmat\n.\n");
-    write_text(directory.path() / "tokenizer_config.json",
-               R"({"do_lower_case": true, "tokenizer_class": "BertTokenizer"})");
-  }
-  std::string path() const { return directory.path().string(); }
-};
+using TinyFolder = attn::testing::TinyBertFolder;
 
 Tensor sample_ids() { return Tensor::from_list({2, 5}, {2, 5, 6, 7, 3, 2, 6, 8, 3, 0}, DType::Int64); }
 Tensor sample_padding() {

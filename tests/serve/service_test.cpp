@@ -404,6 +404,7 @@ class FailingClassifier : public tasks::ClassificationModel {
   const nn::Module& module() const override { return module_; }
   std::string arch() const override { return "failing"; }
   nlohmann::json options_json() const override { return {{"vocab_size", 100}}; }
+  std::int64_t vocab_size() const override { return 100; }
   std::int64_t num_classes() const override { return 2; }
   std::int64_t max_length() const override { return 0; }
   tasks::ClassifierForward forward(const data::PaddedBatch&) const override {

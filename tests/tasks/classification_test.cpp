@@ -17,7 +17,9 @@
 #include "attn/tasks/registry.h"
 #include "attn/text/word_vocabulary.h"
 #include "attn/train/trainer.h"
+#include "support/pretrained_model.h"
 #include "support/temporary_directory.h"
+#include "support/tiny_bert_folder.h"
 
 namespace attn::tasks {
 namespace {
@@ -79,6 +81,32 @@ std::string transformer_config(const fs::path& data_dir, const fs::path& run_dir
        << "learning_rate = 0.005\nmax_steps = 60\nvalidate_every = 12\n"
        << "best_metric = \"accuracy\"\nbest_mode = \"max\"\nprogress = \"none\"\n";
   return toml.str();
+}
+
+// Fine-tuning a pretrained folder (model.arch = pretrained).
+std::string pretrained_config(const fs::path& data_dir, const fs::path& run_dir,
+                              const std::string& folder, double learning_rate, int max_steps) {
+  std::ostringstream toml;
+  toml << "[task]\nkind = \"classification\"\n"
+       << "[data]\nsource = \"tsv\"\ndir = \"" << data_dir.string() << "\"\n"
+       << "max_length = 12\nbatch_size = 16\n"
+       << "[model]\narch = \"pretrained\"\npretrained = \"" << folder << "\"\n"
+       << "classifier_dropout = 0.0\n"
+       << "[train]\nrun_dir = \"" << run_dir.string() << "\"\nseed = 3\noptimizer = \"adamw\"\n"
+       << "learning_rate = " << learning_rate << "\nmax_steps = " << max_steps
+       << "\nvalidate_every = " << max_steps << "\n"
+       << "best_metric = \"accuracy\"\nbest_mode = \"max\"\nprogress = \"none\"\n";
+  return toml.str();
+}
+
+// A tiny random BERT folder whose vocabulary holds the colour task's words.
+std::unique_ptr<attn::testing::TinyBertFolder> colour_bert_folder() {
+  std::vector<std::string> vocabulary = {"[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"};
+  vocabulary.insert(vocabulary.end(), kColours.begin(), kColours.end());
+  for (int i = 0; i < 20; ++i) vocabulary.push_back("w" + std::to_string(i));
+  auto folder = std::make_unique<attn::testing::TinyBertFolder>(vocabulary);
+  folder->write();
+  return folder;
 }
 
 struct Trained {
@@ -207,6 +235,95 @@ TEST(ClassificationTask, ResumedRunComputesTheSameLosses) {
   for (const auto& [name, tensor] : a) {
     EXPECT_EQ(tensor.to_vector<float>(), b.at(name).to_vector<float>()) << name;
   }
+}
+
+TEST(ClassificationTask, PretrainedEncoderFineTunesAndItsRunDirectoryClassifiesTheSame) {
+  TemporaryDirectory directory("attn_classification");
+  write_colour_data(directory.path() / "data");
+  const auto folder = colour_bert_folder();
+  const fs::path run_dir = directory.path() / "run";
+  Trained trained = train_from(pretrained_config(directory.path() / "data", run_dir, folder->path(), 0.01, 120));
+  ASSERT_TRUE(trained.result.last_validation.has_value());
+  EXPECT_GE(trained.result.last_validation->metric("accuracy"), 0.9);
+
+  // The run directory holds everything: the folder's tokenizer (as the folder's files) and
+  // every weight, so the model folder is no longer needed.
+  EXPECT_TRUE(fs::exists(run_dir / "checkpoints" / "input.vocab.txt"));
+  const Classifier loaded = Classifier::load(run_dir / "checkpoints" / "last.safetensors");
+  EXPECT_EQ(loaded.model().arch(), "pretrained");
+  EXPECT_EQ(loaded.tokenizer().kind(), text::TokenizerKind::kWordPiece);
+  const std::vector<data::LabeledText> fresh = colour_texts(7, 60);
+  EXPECT_GE(accuracy_of(loaded, fresh), 0.9);
+  std::vector<std::string> texts;
+  for (const auto& example : fresh) texts.push_back(example.text);
+  const auto from_disk = loaded.classify(texts);
+  const auto from_memory = trained.task->classifier().classify(texts);
+  for (std::size_t i = 0; i < texts.size(); ++i) {
+    EXPECT_EQ(from_disk[i].probabilities, from_memory[i].probabilities) << texts[i];
+  }
+  // The pieces the model read, without [CLS] and [SEP] (the model adds them).
+  EXPECT_EQ(loaded.classify({"W1 Green"})[0].tokens, (std::vector<std::string>{"w1", "green"}));
+  // An unknown word reads as [UNK], and a text of no pieces as one [UNK].
+  EXPECT_EQ(loaded.classify({"purple"})[0].tokens, (std::vector<std::string>{"[UNK]"}));
+}
+
+TEST(ClassificationTask, PretrainedResumedRunComputesTheSameWeights) {
+  TemporaryDirectory directory("attn_classification");
+  write_colour_data(directory.path() / "data");
+  const auto folder = colour_bert_folder();
+  const fs::path straight = directory.path() / "straight", split = directory.path() / "split";
+  // With dropout, so that resuming must also restore the generator.
+  auto config = [&](const fs::path& run_dir, int steps) {
+    std::string toml = pretrained_config(directory.path() / "data", run_dir, folder->path(), 0.01, steps);
+    const std::string from = "classifier_dropout = 0.0";
+    return toml.replace(toml.find(from), from.size(), "classifier_dropout = 0.3");
+  };
+  train_from(config(straight, 12));
+  train_from(config(split, 5));
+  Trained resumed = train_from(config(split, 12), true);
+  EXPECT_EQ(resumed.result.steps, 12);
+  const auto a = io::load_checkpoint((straight / "checkpoints" / "last.safetensors").string()).tensors;
+  const auto b = io::load_checkpoint((split / "checkpoints" / "last.safetensors").string()).tensors;
+  ASSERT_EQ(a.size(), b.size());
+  for (const auto& [name, tensor] : a) {
+    EXPECT_EQ(tensor.to_vector<float>(), b.at(name).to_vector<float>()) << name;
+  }
+}
+
+TEST(ClassificationTask, PretrainedFromRandomWeightsKeepsTheFoldersArchitecture) {
+  TemporaryDirectory directory("attn_classification");
+  write_colour_data(directory.path() / "data");
+  const auto folder = colour_bert_folder();
+  train::Config config = train::Config::parse(
+      pretrained_config(directory.path() / "data", directory.path() / "run", folder->path(), 0.01, 1),
+      classification_schema());
+  const std::string word_embeddings = "bert.embeddings.word_embeddings.weight";
+  const Tensor pretrained = folder->model.state_dict().at("embeddings.word_embeddings.weight");
+  std::ostringstream log;
+  {
+    manual_seed(3);
+    ClassificationTask task(config, false, log);
+    EXPECT_EQ(task.model().state_dict().at(word_embeddings).to_vector<float>(),
+              pretrained.to_vector<float>());
+  }
+  config.set("model.pretrained_weights", false);
+  config.set("train.run_dir", (directory.path() / "random").string());
+  manual_seed(3);
+  ClassificationTask task(config, false, log);
+  EXPECT_NE(task.model().state_dict().at(word_embeddings).to_vector<float>(),
+            pretrained.to_vector<float>());
+  EXPECT_EQ(task.model().num_parameters(),
+            folder->model.num_parameters() + 3 * 8 + 3);  // the same encoder and a 3-class head
+  EXPECT_NE(log.str().find("random weights"), std::string::npos) << log.str();
+}
+
+TEST(PretrainedMiniLMSlow, FineTunesOnAToyTaskInAFewSteps) {
+  TemporaryDirectory directory("attn_classification");
+  write_colour_data(directory.path() / "data");
+  Trained trained = train_from(pretrained_config(directory.path() / "data", directory.path() / "run",
+                                                 attn::testing::minilm_directory(), 1e-4, 24));
+  ASSERT_TRUE(trained.result.last_validation.has_value());
+  EXPECT_GE(trained.result.last_validation->metric("accuracy"), 0.9);
 }
 
 TEST(ClassificationTask, RegistryBuildsTheTaskFromItsKind) {
@@ -362,6 +479,26 @@ TEST(ClassificationErrors, MissingFilesEmptyTextsAndOtherTasksAreClearErrors) {
   EXPECT_NE(message.find("language_model"), std::string::npos) << message;
   message = message_of([&] { Classifier::load(directory.path() / "nowhere"); });
   EXPECT_NE(message.find("nowhere"), std::string::npos) << message;
+
+  // Fine-tuning needs a folder, a folder needs arch = pretrained, and texts must fit its
+  // positions.
+  config.set("model.arch", std::string("pretrained"));
+  message = message_of([&] { ClassificationTask task(config, false, log); });
+  EXPECT_NE(message.find("needs model.pretrained"), std::string::npos) << message;
+  const auto folder = colour_bert_folder();
+  config.set("model.arch", std::string("bigru"));
+  config.set("model.pretrained", folder->path());
+  message = message_of([&] { ClassificationTask task(config, false, log); });
+  EXPECT_NE(message.find("set model.arch = \"pretrained\""), std::string::npos) << message;
+  config.set("model.arch", std::string("pretrained"));
+  config.set("data.max_length", std::int64_t{15});
+  message = message_of([&] { ClassificationTask task(config, false, log); });
+  EXPECT_NE(message.find("data.max_length 15"), std::string::npos) << message;
+  EXPECT_NE(message.find("14 pieces"), std::string::npos) << message;
+  config.set("model.pretrained", (directory.path() / "no-model").string());
+  message = message_of([&] { ClassificationTask task(config, false, log); });
+  EXPECT_NE(message.find("no-model"), std::string::npos) << message;
+  config.set("model.pretrained", std::string());
 
   // A Transformer needs a length limit for its positions.
   config.set("model.arch", std::string("transformer"));

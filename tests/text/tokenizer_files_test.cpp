@@ -52,11 +52,12 @@ TEST(TextTokenizerTest, ReservedIdsAndKindNames) {
   EXPECT_TRUE(is_reserved_id(3));
   EXPECT_FALSE(is_reserved_id(4));
   EXPECT_FALSE(is_reserved_id(-1));
-  for (TokenizerKind kind : {TokenizerKind::kSentencePiece, TokenizerKind::kWord, TokenizerKind::kChar}) {
+  for (TokenizerKind kind : {TokenizerKind::kSentencePiece, TokenizerKind::kWord, TokenizerKind::kChar,
+                             TokenizerKind::kWordPiece}) {
     EXPECT_EQ(tokenizer_kind_from_string(to_string(kind)), kind);
   }
   EXPECT_EQ(error_of([] { tokenizer_kind_from_string("bytes"); }),
-            "tokenizer kind: expected sentencepiece, word or char, got 'bytes'");
+            "tokenizer kind: expected sentencepiece, word, char or wordpiece, got 'bytes'");
 }
 
 TEST(TextTokenizerTest, DescriptorContents) {
@@ -125,7 +126,7 @@ TEST(TextTokenizerTest, LoadRejectsMalformedDescriptors) {
             "load_tokenizer: " + path + ": \"format_version\" must be an integer, got \"1\"");
   EXPECT_EQ(load_error(descriptor(R"("bytes")", good_files)),
             "load_tokenizer: " + path +
-                ": tokenizer kind: expected sentencepiece, word or char, got 'bytes'");
+                ": tokenizer kind: expected sentencepiece, word, char or wordpiece, got 'bytes'");
   EXPECT_EQ(load_error(descriptor(R"(7)", good_files)),
             "load_tokenizer: " + path + ": \"kind\" must be a string, got 7");
   EXPECT_EQ(load_error(descriptor(R"("char")", R"({"model": "good.vocab.json"})")),
@@ -138,6 +139,10 @@ TEST(TextTokenizerTest, LoadRejectsMalformedDescriptors) {
   EXPECT_EQ(load_error(descriptor(R"("char")", good_files, 8)),
             "load_tokenizer: " + path +
                 ": \"vocab_size\" is 8 but the char vocabulary it names has 7 ids");
+  // A wordpiece descriptor names a tokenizer.json or a vocab.txt.
+  EXPECT_EQ(load_error(descriptor(R"("wordpiece")", R"({"merges": "good.vocab.json"})")),
+            "load_tokenizer: " + path + ": \"files\" must name the \"vocab\" file, got " +
+                R"({"merges":"good.vocab.json"})");
   // The file named is of another kind.
   const std::string vocab_path = directory.file("good.vocab.json");
   EXPECT_EQ(load_error(descriptor(R"("word")", good_files)),

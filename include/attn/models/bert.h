@@ -20,6 +20,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <nlohmann/json_fwd.hpp>
 
 #include "attn/models/transformer.h"
 
@@ -41,6 +42,11 @@ struct BertOptions {
 
   LayerOptions layer() const;
   void validate() const;  // throws attn::Error naming the offending field
+  // Every field under attn's names above, the activation by name ("gelu"); from_json starts
+  // from the defaults and rejects unknown keys. (load_pretrained reads Hugging Face's
+  // config.json instead; this form is what a fine-tuned checkpoint records.)
+  nlohmann::json to_json() const;
+  static BertOptions from_json(const nlohmann::json& json);
 };
 
 class BertEmbeddings : public nn::Module {

@@ -1,7 +1,9 @@
 // Text classification: labelled texts (Jane Austen passages by novel, IMDB reviews by
 // sentiment, or any folder of "label<TAB>text" files), a word, SentencePiece or character
 // tokenizer, and the seeds' BiGRU + attention classifier or a Transformer-encoder
-// classifier, trained by train::Trainer; Classifier labels new texts with a trained model.
+// classifier, trained by train::Trainer; or a pretrained Hugging Face encoder (BERT family)
+// with its own WordPiece tokenizer, fine-tuned with a classification head. Classifier labels
+// new texts with a trained model.
 //
 // Configuration keys (classification_schema(); configs/imdb_bigru.toml,
 // configs/austen_bigru.toml and configs/austen_transformer.toml are examples; docs/TASKS.md
@@ -14,9 +16,15 @@
 //   data.batch_size, data.max_tokens   length-bucketed batches (data/batching.h)
 //   data.valid_fraction, data.valid_seed   IMDB: the validation slice of train/
 //   tokenizer.*            kind (word | sentencepiece | char), vocab_size, ...
-//   model.arch             bigru | transformer; model.bigru.* and model.transformer.* are the
-//                          fields of RnnClassifierOptions and TransformerClassifierOptions
-//                          (vocab_size, num_classes and max_length are derived)
+//   model.arch             bigru | transformer | pretrained; model.bigru.* and
+//                          model.transformer.* are the fields of RnnClassifierOptions and
+//                          TransformerClassifierOptions (vocab_size, num_classes and
+//                          max_length are derived)
+//   model.pretrained       pretrained: the model folder (models::load_pretrained); its
+//                          WordPiece vocabulary replaces tokenizer.*, data.max_length 0 means
+//                          the model's limit. model.pretrained_weights = false starts from
+//                          random weights instead (the baseline of docs/RESULTS.md);
+//                          model.pooling and model.classifier_dropout shape the head.
 //   loss.label_smoothing
 //   train.*                the trainer (train/trainer.h)
 //
@@ -89,8 +97,9 @@ struct ClassifierForward {
 // The BiGRU + attention classifier or the Transformer-encoder classifier behind one interface.
 class ClassificationModel {
  public:
-  // arch "bigru" or "transformer"; `options` is the model's options JSON, complete (vocab
-  // size, classes and max_length filled in).
+  // arch "bigru", "transformer" or "pretrained" (a BERT encoder with a head,
+  // models/bert_classifier.h, random weights here: the task loads the folder's); `options` is
+  // the model's options JSON, complete (vocab size, classes and max_length filled in).
   static std::unique_ptr<ClassificationModel> create(const std::string& arch,
                                                      const nlohmann::json& options);
   virtual ~ClassificationModel() = default;
@@ -99,6 +108,7 @@ class ClassificationModel {
   virtual const nn::Module& module() const = 0;
   virtual std::string arch() const = 0;
   virtual nlohmann::json options_json() const = 0;
+  virtual std::int64_t vocab_size() const = 0;
   virtual std::int64_t num_classes() const = 0;
   // The longest input in tokens; 0: any.
   virtual std::int64_t max_length() const = 0;
@@ -177,6 +187,10 @@ class ClassificationTask : public train::Task {
 
  private:
   struct Examples;
+  // model.arch = pretrained: the folder's encoder (its weights, or random ones) with a head.
+  std::shared_ptr<ClassificationModel> pretrained_model(const train::Config& config,
+                                                        const std::string& directory,
+                                                        std::ostream& log);
   const std::vector<data::Batch>& batches_for(std::int64_t epoch);
   Tensor loss_of(const Examples& examples, const std::vector<std::int64_t>& indices,
                  double label_smoothing, Tensor* logits = nullptr) const;

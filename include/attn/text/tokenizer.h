@@ -2,9 +2,13 @@
 //
 //   0 = <pad>   1 = <unk>   2 = <s> (begin)   3 = </s> (end)   real tokens from 4 on.
 //
-// Three kinds implement the interface: SentencePiece subwords (attn/text/sentencepiece.h),
-// a word vocabulary (attn/text/word_vocabulary.h) and a character vocabulary
-// (attn/text/char_vocabulary.h).
+// Three kinds that attn builds implement the interface: SentencePiece subwords
+// (attn/text/sentencepiece.h), a word vocabulary (attn/text/word_vocabulary.h) and a
+// character vocabulary (attn/text/char_vocabulary.h). A fourth, a pretrained model's
+// WordPiece vocabulary (PretrainedWordPiece, attn/text/wordpiece.h), keeps the ids its model
+// was trained with: there pad_id(), unk_id(), bos_id() and eos_id() are the vocabulary's
+// [PAD], [UNK], [CLS] and [SEP] rather than 0-3. Code that may meet any kind asks the
+// tokenizer for those ids instead of using the constants.
 //
 // A tokenizer is saved beside a checkpoint as NAME.tokenizer.json, a small descriptor, plus
 // the files it names in the same directory (NAME.model or NAME.vocab.json):
@@ -23,6 +27,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace attn::text {
@@ -42,9 +47,9 @@ inline constexpr const char* kEosPiece = "</s>";
 const char* reserved_piece(std::int64_t id);
 inline bool is_reserved_id(std::int64_t id) { return id >= 0 && id < kNumReservedIds; }
 
-enum class TokenizerKind { kSentencePiece, kWord, kChar };
+enum class TokenizerKind { kSentencePiece, kWord, kChar, kWordPiece };
 
-// "sentencepiece", "word", "char".
+// "sentencepiece", "word", "char", "wordpiece".
 std::string_view to_string(TokenizerKind kind);
 // The inverse of to_string; throws attn::Error listing the known kinds.
 TokenizerKind tokenizer_kind_from_string(std::string_view name);
@@ -78,10 +83,11 @@ class Tokenizer {
   // exist), each file atomically. `name` is a plain file name stem (no '/').
   virtual void save(const std::filesystem::path& directory, const std::string& name) const = 0;
 
-  std::int64_t pad_id() const { return kPadId; }
-  std::int64_t unk_id() const { return kUnkId; }
-  std::int64_t bos_id() const { return kBosId; }
-  std::int64_t eos_id() const { return kEosId; }
+  // The reserved ids (see above); a pretrained vocabulary overrides them.
+  virtual std::int64_t pad_id() const { return kPadId; }
+  virtual std::int64_t unk_id() const { return kUnkId; }
+  virtual std::int64_t bos_id() const { return kBosId; }
+  virtual std::int64_t eos_id() const { return kEosId; }
 };
 
 // Reads DIRECTORY/NAME.tokenizer.json and the file it names.
@@ -97,6 +103,12 @@ std::filesystem::path tokenizer_descriptor_path(const std::filesystem::path& dir
 void write_tokenizer_descriptor(const std::filesystem::path& directory, const std::string& name,
                                 TokenizerKind kind, std::int64_t vocab_size,
                                 const std::string& file_role, const std::string& file_name);
+
+// The same with several files, role -> file name (a pretrained WordPiece vocabulary keeps
+// vocab.txt and tokenizer_config.json).
+void write_tokenizer_descriptor(const std::filesystem::path& directory, const std::string& name,
+                                TokenizerKind kind, std::int64_t vocab_size,
+                                const std::vector<std::pair<std::string, std::string>>& files);
 
 // For implementations: the bytes of a file, or an attn::Error "<context>: cannot read
 // <path>: <reason>".

@@ -25,6 +25,8 @@
 #include <string_view>
 #include <vector>
 
+#include "attn/text/tokenizer.h"
+
 namespace attn::text {
 
 // One encoded text or pair; the three vectors have one entry per token.
@@ -111,6 +113,46 @@ class WordPieceTokenizer {
   explicit WordPieceTokenizer(std::unique_ptr<State> state);
 
   std::unique_ptr<State> state_;
+};
+
+// A pretrained model's WordPiece vocabulary behind the Tokenizer interface, for the tasks that
+// take any tokenizer (fine-tuning a pretrained encoder as a classifier). The ids are the
+// model's own: encode() gives the pieces without [CLS] and [SEP]; pad_id(), unk_id(),
+// bos_id() and eos_id() are [PAD], [UNK], [CLS] and [SEP]. save() writes the very bytes it
+// was read from (tokenizer.json, or vocab.txt and tokenizer_config.json) beside the
+// descriptor, so a run folder tokenizes as the model folder did, id for id.
+class PretrainedWordPiece final : public Tokenizer {
+ public:
+  static PretrainedWordPiece from_tokenizer_json(const std::filesystem::path& path);
+  static PretrainedWordPiece from_vocab(const std::filesystem::path& vocab_path,
+                                        const std::filesystem::path& config_path = {});
+  // As WordPieceTokenizer::from_directory.
+  static PretrainedWordPiece from_directory(const std::filesystem::path& directory);
+
+  TokenizerKind kind() const override { return TokenizerKind::kWordPiece; }
+  std::int64_t vocab_size() const override { return wordpiece_.vocab_size(); }
+  std::vector<std::int64_t> encode(std::string_view text) const override;
+  // The WordPiece decoder, special tokens skipped.
+  std::string decode(std::span<const std::int64_t> ids) const override;
+  std::string id_to_piece(std::int64_t id) const override { return wordpiece_.id_to_token(id); }
+  std::int64_t piece_to_id(std::string_view piece) const override;
+  void save(const std::filesystem::path& directory, const std::string& name) const override;
+
+  std::int64_t pad_id() const override { return pad_id_; }
+  std::int64_t unk_id() const override { return wordpiece_.unk_id(); }
+  std::int64_t bos_id() const override { return wordpiece_.cls_id(); }
+  std::int64_t eos_id() const override { return wordpiece_.sep_id(); }
+
+  const WordPieceTokenizer& wordpiece() const { return wordpiece_; }
+
+ private:
+  // role ("tokenizer", "vocab", "config") -> the file's bytes
+  using SourceFiles = std::vector<std::pair<std::string, std::string>>;
+  PretrainedWordPiece(WordPieceTokenizer wordpiece, SourceFiles sources);
+
+  WordPieceTokenizer wordpiece_;
+  SourceFiles sources_;
+  std::int64_t pad_id_ = 0;
 };
 
 }  // namespace attn::text

@@ -21,7 +21,9 @@ namespace attn::viz {
 //   SentencePiece  a leading "▁" starts a word (drawn as a space), other pieces continue
 //                  the word before them;
 //   Characters     pieces join without spaces; a whitespace piece is a blank box.
-enum class PieceJoin { Words, SentencePiece, Characters };
+//   WordPiece      a piece starting "##" continues the word before it (the "##" dropped);
+//                  other pieces start words.
+enum class PieceJoin { Words, SentencePiece, Characters, WordPiece };
 
 PieceJoin piece_join_for(text::TokenizerKind kind);
 
