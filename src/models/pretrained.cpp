@@ -236,7 +236,20 @@ PretrainedEncoder::PretrainedEncoder(std::string model_type, std::shared_ptr<Ber
       model_(std::move(model)),
       tokenizer_(std::move(tokenizer)),
       sentence_(sentence),
-      is_sentence_transformer_(is_sentence_transformer) {}
+      is_sentence_transformer_(is_sentence_transformer) {
+  // The encoder's layers only: the embedding tables are looked up, never multiplied.
+  inference_weights_ = std::make_unique<const InferenceWeights>(model_->encoder());
+}
+
+BertModel& PretrainedEncoder::model() {
+  inference_weights_.reset();
+  return *model_;
+}
+
+std::shared_ptr<BertModel> PretrainedEncoder::shared_model() {
+  inference_weights_.reset();
+  return model_;
+}
 
 std::int64_t PretrainedEncoder::max_length() const {
   const std::int64_t positions = model_->options().max_position_embeddings;
@@ -295,6 +308,7 @@ TokenBatch PretrainedEncoder::tokenize_pairs(
 }
 
 Tensor PretrainedEncoder::hidden_states(const TokenBatch& batch) const {
+  const InferenceWeights::Scope scope(inference_weights_.get());
   return model_->forward(batch.ids, batch.type_ids, batch.padding);
 }
 

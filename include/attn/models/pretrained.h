@@ -26,6 +26,7 @@
 
 #include "attn/core/tensor.h"
 #include "attn/models/bert.h"
+#include "attn/models/inference_weights.h"
 #include "attn/text/wordpiece.h"
 
 namespace attn::models {
@@ -62,9 +63,15 @@ class PretrainedEncoder {
                     bool is_sentence_transformer);
 
   const std::string& model_type() const { return model_type_; }
-  BertModel& model() { return *model_; }
+  // The encoder runs on a copy of its linear weights laid out for inference
+  // (models/inference_weights.h). The two accessors through which the weights may change,
+  // model() and shared_model(), drop that copy first: from then on the encoder computes
+  // from the weights themselves, whatever is done to them.
+  BertModel& model();
   const BertModel& model() const { return *model_; }
-  std::shared_ptr<BertModel> shared_model() const { return model_; }
+  std::shared_ptr<BertModel> shared_model();
+  // Whether the inference copy is still in use.
+  bool uses_inference_weights() const { return inference_weights_ != nullptr; }
   const text::WordPieceTokenizer& tokenizer() const { return tokenizer_; }
   const SentenceEmbeddingOptions& sentence_options() const { return sentence_; }
   bool is_sentence_transformer() const { return is_sentence_transformer_; }
@@ -86,6 +93,7 @@ class PretrainedEncoder {
  private:
   std::string model_type_;
   std::shared_ptr<BertModel> model_;
+  std::unique_ptr<const InferenceWeights> inference_weights_;
   text::WordPieceTokenizer tokenizer_;
   SentenceEmbeddingOptions sentence_;
   bool is_sentence_transformer_;
