@@ -28,30 +28,31 @@ void transpose_into(const float* weight, float* out, std::int64_t rows, std::int
 
 }  // namespace
 
-InferenceWeights::InferenceWeights(const nn::Module& module) {
-  for (const auto& [name, parameter] : module.named_parameters()) {
-    if (parameter.dim() != 2 || parameter.dtype() != DType::Float32) continue;
-    ATTN_ASSERT(parameter.is_contiguous(), "InferenceWeights: ", name, " is not contiguous");
-    const std::int64_t rows = parameter.size(0), in = parameter.size(1);
-    Tensor copy = Tensor::empty({in, rows}, DType::Float32);
-    transpose_into(parameter.data<float>(), copy.data<float>(), rows, in);
-    copies_.emplace(parameter.raw_data(), std::move(copy));
-  }
-}
-
 const Tensor* InferenceWeights::transposed(const Tensor& weight) const {
-  auto found = copies_.find(weight.raw_data());
-  if (found == copies_.end()) return nullptr;
-  const Tensor& copy = found->second;
-  // The same storage viewed with another shape is not the weight the copy was made of.
-  if (weight.dim() != 2 || copy.size(0) != weight.size(1) || copy.size(1) != weight.size(0) ||
-      !weight.is_contiguous()) {
+  if (weight.dim() != 2 || weight.dtype() != DType::Float32 || !weight.is_contiguous()) {
     return nullptr;
   }
+  const std::int64_t rows = weight.size(0), in = weight.size(1);
+  const std::lock_guard<std::mutex> lock(mutex_);
+  auto found = copies_.find(weight.raw_data());
+  if (found == copies_.end()) {
+    Tensor copy = Tensor::empty({in, rows}, DType::Float32);
+    transpose_into(weight.data<float>(), copy.data<float>(), rows, in);
+    found = copies_.emplace(weight.raw_data(), std::move(copy)).first;
+  }
+  const Tensor& copy = found->second;
+  // The same storage seen with another shape is not the matrix the copy was made of.
+  if (copy.size(0) != in || copy.size(1) != rows) return nullptr;
   return &copy;
 }
 
+std::size_t InferenceWeights::size() const {
+  const std::lock_guard<std::mutex> lock(mutex_);
+  return copies_.size();
+}
+
 std::int64_t InferenceWeights::bytes() const {
+  const std::lock_guard<std::mutex> lock(mutex_);
   std::int64_t total = 0;
   for (const auto& [data, copy] : copies_) total += copy.numel() * std::int64_t(sizeof(float));
   return total;

@@ -236,10 +236,8 @@ PretrainedEncoder::PretrainedEncoder(std::string model_type, std::shared_ptr<Ber
       model_(std::move(model)),
       tokenizer_(std::move(tokenizer)),
       sentence_(sentence),
-      is_sentence_transformer_(is_sentence_transformer) {
-  // The encoder's layers only: the embedding tables are looked up, never multiplied.
-  inference_weights_ = std::make_unique<const InferenceWeights>(model_->encoder());
-}
+      is_sentence_transformer_(is_sentence_transformer),
+      inference_weights_(std::make_unique<const InferenceWeights>()) {}
 
 BertModel& PretrainedEncoder::model() {
   inference_weights_.reset();

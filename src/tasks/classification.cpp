@@ -382,12 +382,17 @@ Classifier Classifier::load(const fs::path& path) {
   ATTN_CHECK(tokenizer->vocab_size() <= model->vocab_size(),
              location.directory.string(), ": the tokenizer has ", tokenizer->vocab_size(),
              " ids, more than the model's vocabulary");
-  return Classifier(std::move(model), std::move(tokenizer), std::move(labels), max_length, truncation);
+  Classifier classifier(std::move(model), std::move(tokenizer), std::move(labels), max_length,
+                        truncation);
+  // Loaded here and never handed out for change: classify() may use inference copies.
+  classifier.inference_weights_ = std::make_shared<const models::InferenceWeights>();
+  return classifier;
 }
 
 std::vector<Classification> Classifier::classify(const std::vector<std::string>& texts,
                                                  std::int64_t batch_size) const {
   ATTN_CHECK(batch_size > 0, "classify: batch size must be positive, got ", batch_size);
+  const models::InferenceWeights::Scope scope(inference_weights_.get());
   std::vector<std::vector<std::int64_t>> ids(texts.size());
   std::vector<std::int64_t> lengths(texts.size());
   for (std::size_t i = 0; i < texts.size(); ++i) {

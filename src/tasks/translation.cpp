@@ -245,11 +245,13 @@ Translator Translator::load(const fs::path& path) {
   translator.model_->module().eval();
   translator.source_tokenizer_ = share(text::load_tokenizer(location.directory, "source"));
   translator.target_tokenizer_ = share(text::load_tokenizer(location.directory, "target"));
+  translator.inference_weights_ = std::make_shared<const models::InferenceWeights>();
   return translator;
 }
 
 std::vector<std::vector<Translation>> Translator::translate(const std::vector<std::string>& sentences,
                                                             const SearchSettings& settings) const {
+  const models::InferenceWeights::Scope scope(inference_weights_.get());
   return translate_sentences(*model_, *source_tokenizer_, *target_tokenizer_, sentences, settings);
 }
 

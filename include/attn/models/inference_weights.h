@@ -1,9 +1,10 @@
-// Weights laid out for inference: a transposed copy [in, out] of each linear weight of a
-// module, which the Transformer layers' linear maps use while a Scope is alive on the thread.
+// Weights laid out for inference: a transposed copy [in, out] of each matrix a model
+// multiplies by, which the Transformer layers' linear maps use while a Scope is alive on
+// the thread.
 //
-//   InferenceWeights weights(model.encoder());     // copies once
+//   InferenceWeights weights;                      // empty; a copy is made on first use
 //   {
-//     InferenceWeights::Scope scope(weights);      // this thread's linear maps use them
+//     InferenceWeights::Scope scope(&weights);     // this thread's linear maps use it
 //     Tensor hidden = model.forward(...);          // the same values, faster
 //   }
 //
@@ -14,30 +15,31 @@
 // a Zen 5 (AVX-512), 16 rows × 384 × 1152 ran 1.5× faster on one thread and 2.7× on two;
 // a batch of 4,096 rows, 1.0 to 1.2× (docs/PERFORMANCE.md).
 //
-// The copies are a snapshot: a weight changed after they were made is not seen. Only an
-// owner that controls every change to its weights may use them (models::PretrainedEncoder
-// drops its copies as soon as its model is handed out for change).
+// Copies are made when a linear map first multiplies by a weight inside a Scope, so only the
+// matrices a model multiplies by get one (not the embedding tables it only looks up). Each is
+// a snapshot: a weight changed after its copy was made is not seen. Only an owner that
+// controls every change to its weights may use them (models::PretrainedEncoder and
+// tasks::Translator, whose models are not handed out for change).
 #pragma once
 
 #include <cstdint>
+#include <mutex>
 #include <unordered_map>
 
 #include "attn/core/tensor.h"
-#include "attn/nn/module.h"
 
 namespace attn::models {
 
 class InferenceWeights {
  public:
   InferenceWeights() = default;
-  // Every two-dimensional float32 parameter of `module` (its linear weights; do not pass a
-  // module that holds embedding tables, whose copy would only cost memory).
-  explicit InferenceWeights(const nn::Module& module);
+  InferenceWeights(const InferenceWeights&) = delete;
+  InferenceWeights& operator=(const InferenceWeights&) = delete;
 
-  // The transposed copy [in, out] of `weight` [out, in] (a parameter given to the
-  // constructor), or null when there is none.
+  // The transposed copy [in, out] of `weight` [out, in], made on the first call for a
+  // contiguous float32 matrix; null for anything else. Safe to call from several threads.
   const Tensor* transposed(const Tensor& weight) const;
-  std::size_t size() const { return copies_.size(); }
+  std::size_t size() const;
   std::int64_t bytes() const;
 
   // The copies of the innermost live Scope on this thread, or null.
@@ -56,8 +58,9 @@ class InferenceWeights {
   };
 
  private:
-  // first element of the original -> its transposed copy
-  std::unordered_map<const void*, Tensor> copies_;
+  // first element of the original -> its transposed copy (nodes: pointers to copies stay valid)
+  mutable std::unordered_map<const void*, Tensor> copies_;
+  mutable std::mutex mutex_;
 };
 
 }  // namespace attn::models

@@ -93,10 +93,10 @@ class PretrainedEncoder {
  private:
   std::string model_type_;
   std::shared_ptr<BertModel> model_;
-  std::unique_ptr<const InferenceWeights> inference_weights_;
   text::WordPieceTokenizer tokenizer_;
   SentenceEmbeddingOptions sentence_;
   bool is_sentence_transformer_;
+  std::unique_ptr<const InferenceWeights> inference_weights_;
 };
 
 // Reads a Hugging Face model folder (see above). The model is in eval mode.

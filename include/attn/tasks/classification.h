@@ -46,6 +46,7 @@
 #include "attn/core/tensor.h"
 #include "attn/data/batching.h"
 #include "attn/data/text_files.h"
+#include "attn/models/inference_weights.h"
 #include "attn/nn/module.h"
 #include "attn/text/tokenizer.h"
 #include "attn/train/config.h"
@@ -157,6 +158,9 @@ class Classifier {
   std::vector<std::string> label_names_;
   std::int64_t max_length_ = 0;
   data::Truncation truncation_ = data::Truncation::KeepStart;
+  // Set by load() only: a classifier built from parts may share a model still in training,
+  // whose weights a copy laid out for inference would not follow.
+  std::shared_ptr<const models::InferenceWeights> inference_weights_;
 };
 
 // ---- training ---------------------------------------------------------------------------------

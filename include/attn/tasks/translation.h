@@ -29,6 +29,7 @@
 
 #include "attn/data/batching.h"
 #include "attn/decode/search.h"
+#include "attn/models/inference_weights.h"
 #include "attn/nn/module.h"
 #include "attn/text/tokenizer.h"
 #include "attn/train/config.h"
@@ -109,6 +110,9 @@ class Translator {
   std::shared_ptr<TranslationModel> model_;
   std::shared_ptr<text::Tokenizer> source_tokenizer_;
   std::shared_ptr<text::Tokenizer> target_tokenizer_;
+  // The model is never changed after load, so decoding may multiply by weight copies laid
+  // out for inference (models/inference_weights.h).
+  std::shared_ptr<const models::InferenceWeights> inference_weights_;
 };
 
 // The training task. On a fresh run it trains the tokenizers on the training text and saves
