@@ -135,7 +135,10 @@ TextGenerator TextGenerator::load(const fs::path& path) {
       models::LanguageModelOptions::from_json(config["model"]));
   io::load_into(checkpoint, *model);
   model->eval();
-  return TextGenerator(std::move(model), text::load_tokenizer(location.directory, kTokenizerName));
+  TextGenerator generator(std::move(model), text::load_tokenizer(location.directory, kTokenizerName));
+  // Loaded here and never handed out for change: decoding may use inference copies.
+  generator.inference_weights_ = std::make_shared<const models::InferenceWeights>();
+  return generator;
 }
 
 std::int64_t TextGenerator::max_length() const { return model_->options().max_length; }
@@ -177,6 +180,7 @@ std::vector<decode::Hypothesis> search(decode::StepModel& step_model,
 
 std::vector<Generation> TextGenerator::generate(const std::vector<std::string>& prompts,
                                                 const GenerationSettings& settings) const {
+  const models::InferenceWeights::Scope scope(inference_weights_.get());
   ATTN_CHECK(settings.method == "greedy" || settings.method == "beam" || settings.method == "sample",
              "generate: unknown method '", settings.method, "' (greedy, beam, sample)");
   ATTN_CHECK(settings.max_length >= 0, "generate: expected max_length >= 0, got ", settings.max_length);
@@ -361,6 +365,7 @@ train::ValidationResult LanguageModelTask::validate() {
 metrics::PerplexityResult TextGenerator::perplexity(const std::vector<std::string>& paragraphs,
                                                    std::int64_t batch_size) const {
   ATTN_CHECK(batch_size > 0, "perplexity: batch size must be positive, got ", batch_size);
+  const models::InferenceWeights::Scope scope(inference_weights_.get());
   const std::vector<std::int64_t> stream = paragraph_stream(*tokenizer_, paragraphs);
   const BlockLayout layout = block_layout(static_cast<std::int64_t>(stream.size()), max_length());
   ATTN_CHECK(layout.num_blocks > 0, "perplexity: the text has fewer than two tokens");

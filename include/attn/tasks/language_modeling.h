@@ -34,6 +34,7 @@
 
 #include "attn/core/tensor.h"
 #include "attn/metrics/perplexity.h"
+#include "attn/models/inference_weights.h"
 #include "attn/models/language_model.h"
 #include "attn/text/tokenizer.h"
 #include "attn/train/config.h"
@@ -115,6 +116,9 @@ class TextGenerator {
  private:
   std::shared_ptr<models::TransformerLanguageModel> model_;
   std::shared_ptr<text::Tokenizer> tokenizer_;
+  // Set by load() only: a generator built from parts may share a model still in training,
+  // whose weights a copy laid out for inference would not follow.
+  std::shared_ptr<const models::InferenceWeights> inference_weights_;
 };
 
 // ---- training -------------------------------------------------------------------------------
