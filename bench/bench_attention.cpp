@@ -68,14 +68,19 @@ using attn::bench::LoadMeter;
 
 // ---- FMA peak (bench_support.h) ------------------------------------------------------------
 
-using attn::bench::fma_peak_avx512;
-constexpr double kFlopsPerStep = attn::bench::kFmaFlopsPerStep;
+// The loop of the SIMD target in use (ATTN_SIMD_TARGET may pin a lower one).
+const attn::bench::FmaPeakLoop& fma_peak_loop() {
+  static const attn::bench::FmaPeakLoop loop = attn::bench::fma_peak_loop();
+  return loop;
+}
 
 std::map<int, double> best_peak_gflops;  // by thread count, filled by BM_FmaPeak
 
 void BM_FmaPeak(benchmark::State& state, int threads) {
-  if (!__builtin_cpu_supports("avx512f")) {
-    state.SkipWithError("the FMA peak loop needs AVX-512");
+  const attn::bench::FmaPeakLoop& loop = fma_peak_loop();
+  if (loop.run == nullptr) {
+    const std::string message = "SIMD target " + loop.target + " has no FMA: no peak to measure";
+    state.SkipWithError(message.c_str());
     return;
   }
   // About 16 ms per thread: long enough that a thread descheduled by another process for a
@@ -85,15 +90,16 @@ void BM_FmaPeak(benchmark::State& state, int threads) {
   const LoadMeter meter;
   for (auto _ : state) {
 #pragma omp parallel num_threads(threads) reduction(+ : sink)
-    sink += fma_peak_avx512(kSteps, 1.0f + float(omp_get_thread_num()));
+    sink += loop.run(kSteps, 1.0f + float(omp_get_thread_num()));
   }
   benchmark::DoNotOptimize(sink);
-  const double flops = kFlopsPerStep * double(kSteps) * threads;
+  const double flops = loop.flops_per_step() * double(kSteps) * threads;
   const double gflops = flops * double(state.iterations()) / meter.seconds() / 1e9;
   best_peak_gflops[threads] = std::max(best_peak_gflops[threads], gflops);
   state.counters["GFLOP/s"] =
       benchmark::Counter(flops / 1e9, benchmark::Counter::kIsIterationInvariantRate);
   state.counters["other_cpus"] = meter.other_cpus();
+  state.SetLabel(loop.target);
 }
 
 // ---- problems -------------------------------------------------------------------------------
@@ -474,6 +480,7 @@ void add_context() {
 }  // namespace
 
 int main(int argc, char** argv) {
+  attn::kernels::apply_simd_target_from_environment();  // ATTN_SIMD_TARGET pins the kernels
   int status = 0;
   if (memory_mode(argc, argv, status)) return status;
   benchmark::Initialize(&argc, argv);
