@@ -16,6 +16,7 @@ DEBIAN_PACKAGES=(
   build-essential     # g++ 12, make, libc headers
   cmake               # 3.25
   ninja-build
+  ccache              # compiler cache: CI's rebuilds of unchanged sources are cache hits
   pkg-config          # finds OpenBLAS (cmake/Dependencies.cmake)
   libdnnl-dev         # oneDNN: float32 GEMM and friends
   ocl-icd-opencl-dev  # oneDNN's CMake package requires OpenCL (a Recommends, so named here)
