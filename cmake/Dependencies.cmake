@@ -13,3 +13,6 @@ pkg_check_modules(SENTENCEPIECE REQUIRED IMPORTED_TARGET sentencepiece)  # subwo
 pkg_check_modules(SWORD REQUIRED IMPORTED_TARGET sword)  # Bible modules (libsword-dev)
 pkg_check_modules(CAIRO REQUIRED IMPORTED_TARGET cairo)  # PNG rendering of attention maps (libcairo2-dev)
 set(ATTN_TEXT_LIBRARIES PkgConfig::SENTENCEPIECE PkgConfig::SWORD PkgConfig::CAIRO tomlplusplus::tomlplusplus)
+if(ATTN_WITH_MPI)
+  find_package(MPI REQUIRED COMPONENTS CXX)  # data-parallel training (libopenmpi-dev, openmpi-bin)
+endif()

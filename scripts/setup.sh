@@ -36,6 +36,9 @@ DEBIAN_PACKAGES=(
   r-base-core         # Rscript, to export the novels
   libcairo2-dev       # PNG rendering of attention maps and plots
   libcpp-httplib-dev  # `attn serve`: the local HTTP server
+  libopenmpi-dev      # data-parallel training over MPI (Open MPI)
+  openmpi-bin         # mpirun, to start the processes of a training job
+  iproute2            # `ip netns`: the two-machine test of distributed training
   libxml2-dev         # the tests parse the SVG figures back
   fonts-dejavu-core   # DejaVu Sans, the font of the figures
   libfuzzer-14-dev    # libFuzzer for the fuzz targets (clang-14)

@@ -4,6 +4,7 @@
 // from its own resolved configuration (RUN_DIR/config.toml). Any configuration key can be
 // overridden with key=value; --keys lists them all with their defaults.
 #include <filesystem>
+#include <fstream>
 #include <iostream>
 #include <memory>
 #include <string>
@@ -11,7 +12,9 @@
 
 #include "attn/core/error.h"
 #include "attn/core/random.h"
+#include "attn/dist/communicator.h"
 #include "attn/tasks/registry.h"
+#include "attn/train/task.h"
 #include "attn/train/trainer.h"
 #include "commands.h"
 
@@ -54,7 +57,20 @@ void print_result(const train::TrainResult& result, const train::TrainerOptions&
   std::cout << "last checkpoint: " << result.run.last_checkpoint().string() << "\n";
 }
 
-void run_train(TrainOptions options) {
+// A hash of this program's executable: ranks of one job must all run the same build.
+std::uint64_t program_fingerprint() {
+  std::ifstream executable("/proc/self/exe", std::ios::binary);
+  ATTN_CHECK(executable.good(), "train: cannot read /proc/self/exe to compare programs");
+  train::Fingerprint fingerprint;
+  std::string chunk(1 << 20, '\0');
+  while (executable.read(chunk.data(), static_cast<std::streamsize>(chunk.size())) ||
+         executable.gcount() > 0) {
+    fingerprint.add(std::string_view(chunk.data(), static_cast<std::size_t>(executable.gcount())));
+  }
+  return fingerprint.value();
+}
+
+void run_train(TrainOptions options, const std::shared_ptr<dist::Communicator>& world) {
   const bool resume = !options.resume_dir.empty();
   if (resume) {
     // The run's own configuration, so that the resumed run is the same run.
@@ -81,15 +97,42 @@ void run_train(TrainOptions options) {
   train::TrainerOptions trainer_options = train::trainer_options(config);
   trainer_options.resume = resume;
   trainer_options.handle_interrupt = true;
+  trainer_options.communicator = world;
+  if (world->size() > 1) trainer_options.program_fingerprint = program_fingerprint();
   train::check_options(trainer_options);
+  // Only rank 0 speaks; the others' messages would repeat its own.
+  const bool speaks = world->rank() == 0;
+  std::ostream quiet(nullptr);
+  std::ostream& out = speaks ? std::cout : quiet;
 
   // The seed fixes initialisation and dropout; the trainer restores the generator on resume.
   attn::manual_seed(static_cast<std::uint64_t>(config.get<std::int64_t>("train.seed")));
-  std::cout << "attn train: " << kind << " (" << options.config_path << ") -> "
-            << trainer_options.run_dir << (resume ? " (resuming)" : "") << "\n";
-  std::unique_ptr<train::Task> task = tasks::make_task(kind, config, resume, std::cout);
+  out << "attn train: " << kind << " (" << options.config_path << ") -> "
+      << trainer_options.run_dir << (resume ? " (resuming)" : "");
+  if (world->size() > 1) out << " on " << world->size() << " processes";
+  out << "\n";
+  std::unique_ptr<train::Task> task = tasks::make_task(kind, config, resume, out);
   train::Trainer trainer(*task, trainer_options);
-  print_result(trainer.fit(), trainer_options, task->unit_name());
+  const train::TrainResult result = trainer.fit();
+  if (speaks) print_result(result, trainer_options, task->unit_name());
+}
+
+// Under mpirun, an error on one rank must end the whole job: the others would wait for it
+// in the next exchange. Each rank names itself, since mpirun mixes their output.
+int run_train_guarded(const TrainOptions& options) {
+  std::shared_ptr<dist::Communicator> world;
+  int status = run_guarded([&] { world = dist::world_from_environment(); });
+  if (status != 0) return status;
+  if (world->size() == 1) return run_guarded([&] { run_train(options, world); });
+  try {
+    run_train(options, world);
+    return 0;
+  } catch (const std::exception& error) {
+    std::cerr << "attn train: rank " << world->rank() << " of " << world->size() << " (" << world->host()
+              << "): " << error.what() << std::endl;
+    world->abort(1);
+  }
+  return 1;  // not reached: abort ends the process
 }
 
 }  // namespace
@@ -112,7 +155,7 @@ void add_train_command(CLI::App& app) {
   train->add_flag("--keys", options->list_keys,
                   "list every configuration key of the task with its default, then exit");
   train->callback([options] {
-    int status = run_guarded([&] { run_train(*options); });
+    int status = run_train_guarded(*options);
     if (status != 0) throw CLI::RuntimeError(status);
   });
 }

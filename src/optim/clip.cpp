@@ -1,5 +1,6 @@
 #include "attn/optim/clip.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include "attn/autograd/grad_mode.h"
@@ -31,12 +32,6 @@ double sum_of_squares(const T* values, std::int64_t count) {
   return sum;
 }
 
-double grad_sum_of_squares(const Tensor& grad) {
-  Tensor dense = grad.contiguous();
-  if (dense.dtype() == DType::Float32) return sum_of_squares(dense.data<float>(), dense.numel());
-  return sum_of_squares(dense.data<double>(), dense.numel());
-}
-
 template <typename T>
 void scale_in_place(T* values, T scale, std::int64_t count) {
   for (std::int64_t i = 0; i < count; ++i) values[i] = values[i] * scale;
@@ -57,6 +52,28 @@ void scale_grad(Tensor& parameter, const Tensor& grad, double scale) {
 
 }  // namespace
 
+double grad_sum_of_squares(const Tensor& grad) {
+  Tensor dense = grad.contiguous();
+  if (dense.dtype() == DType::Float32) return sum_of_squares(dense.data<float>(), dense.numel());
+  return sum_of_squares(dense.data<double>(), dense.numel());
+}
+
+double clip_coefficient(double total_norm, double max_norm) {
+  ATTN_CHECK(std::isfinite(max_norm) && max_norm >= 0.0,
+             "clip_grad_norm: expected a finite, non-negative max_norm, got ", max_norm);
+  if (!std::isfinite(total_norm)) return 1.0;
+  // The 1e-6 keeps the factor finite for a zero norm; same as torch.nn.utils.
+  return std::min(1.0, max_norm / (total_norm + 1e-6));
+}
+
+void scale_grads(const std::vector<Tensor>& parameters, double scale) {
+  NoGradGuard no_grad;
+  for (Tensor parameter : parameters) {
+    Tensor grad = parameter.grad();
+    if (grad.defined()) scale_grad(parameter, grad, scale);
+  }
+}
+
 double global_grad_norm(const std::vector<Tensor>& parameters) {
   double sum = 0.0;
   for (std::size_t i = 0; i < parameters.size(); ++i) {
@@ -67,18 +84,9 @@ double global_grad_norm(const std::vector<Tensor>& parameters) {
 }
 
 double clip_grad_norm(const std::vector<Tensor>& parameters, double max_norm) {
-  ATTN_CHECK(std::isfinite(max_norm) && max_norm >= 0.0,
-             "clip_grad_norm: expected a finite, non-negative max_norm, got ", max_norm);
-  NoGradGuard no_grad;
-  double total_norm = global_grad_norm(parameters);
-  if (!std::isfinite(total_norm)) return total_norm;
-  // The 1e-6 keeps the factor finite for a zero norm; same as torch.nn.utils.
-  double scale = max_norm / (total_norm + 1e-6);
-  if (scale >= 1.0) return total_norm;
-  for (Tensor parameter : parameters) {
-    Tensor grad = parameter.grad();
-    if (grad.defined()) scale_grad(parameter, grad, scale);
-  }
+  const double total_norm = global_grad_norm(parameters);
+  const double scale = clip_coefficient(total_norm, max_norm);
+  if (scale < 1.0) scale_grads(parameters, scale);
   return total_norm;
 }
 

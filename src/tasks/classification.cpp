@@ -613,11 +613,26 @@ Tensor ClassificationTask::loss_of(const Examples& examples, const std::vector<s
   return ops::cross_entropy(output.logits, targets, options);
 }
 
-train::StepResult ClassificationTask::train_step(std::int64_t epoch, std::int64_t batch_index) {
+std::uint64_t ClassificationTask::data_fingerprint() const {
+  train::Fingerprint fingerprint;
+  fingerprint.add(train_->ids);
+  fingerprint.add(train_->labels);
+  return fingerprint.value();
+}
+
+train::StepResult ClassificationTask::train_step(std::int64_t epoch, std::int64_t batch_index,
+                                                 train::BatchSlice slice) {
   const data::Batch& batch = batches_for(epoch).at(static_cast<std::size_t>(batch_index));
+  // An example costs its tokens to compute; the loss is a mean over examples.
+  std::vector<std::int64_t> costs;
+  for (std::int64_t index : batch.indices) costs.push_back(train_->lengths[static_cast<std::size_t>(index)]);
+  const auto [begin, end] = train::slice_bounds(costs, slice);
   train::StepResult result;
-  result.loss = loss_of(*train_, batch.indices, label_smoothing_);
-  result.num_tokens = static_cast<std::int64_t>(batch.indices.size());
+  result.batch_tokens = static_cast<std::int64_t>(batch.indices.size());
+  if (begin == end) return result;
+  const std::vector<std::int64_t> indices(batch.indices.begin() + begin, batch.indices.begin() + end);
+  result.loss = loss_of(*train_, indices, label_smoothing_);
+  result.num_tokens = static_cast<std::int64_t>(indices.size());
   return result;
 }
 

@@ -328,7 +328,14 @@ Tensor LanguageModelTask::loss_of(const std::vector<std::int64_t>& stream, const
                             Tensor::from_vector<std::int64_t>({rows * length}, targets), options);
 }
 
-train::StepResult LanguageModelTask::train_step(std::int64_t epoch, std::int64_t batch_index) {
+std::uint64_t LanguageModelTask::data_fingerprint() const {
+  train::Fingerprint fingerprint;
+  fingerprint.add(train_stream_);
+  return fingerprint.value();
+}
+
+train::StepResult LanguageModelTask::train_step(std::int64_t epoch, std::int64_t batch_index,
+                                                train::BatchSlice slice) {
   ATTN_CHECK(batch_index >= 0 && batch_index < batches_per_epoch(), "language_model: batch ",
              batch_index, " of an epoch of ", batches_per_epoch());
   if (epoch != cached_epoch_) {
@@ -337,10 +344,16 @@ train::StepResult LanguageModelTask::train_step(std::int64_t epoch, std::int64_t
   }
   const std::int64_t begin = batch_index * batch_size_;
   const std::int64_t end = std::min(train_layout_.num_blocks, begin + batch_size_);
-  const std::vector<std::int64_t> blocks(cached_order_.begin() + begin, cached_order_.begin() + end);
+  // Every block has the same length, so the slices are even in blocks.
+  const std::vector<std::int64_t> block_costs(static_cast<std::size_t>(end - begin), 1);
+  const auto [first, last] = train::slice_bounds(block_costs, slice);
   train::StepResult result;
+  result.batch_tokens = (end - begin) * train_layout_.block_length;
+  if (first == last) return result;
+  const std::vector<std::int64_t> blocks(cached_order_.begin() + begin + first,
+                                         cached_order_.begin() + begin + last);
   result.loss = loss_of(train_stream_, train_layout_, blocks, label_smoothing_);
-  result.num_tokens = (end - begin) * train_layout_.block_length;
+  result.num_tokens = static_cast<std::int64_t>(blocks.size()) * train_layout_.block_length;
   return result;
 }
 

@@ -419,10 +419,28 @@ Tensor TranslationTask::loss_of(const Corpus& corpus, const std::vector<std::int
   return ops::cross_entropy(ops::reshape(logits, {-1, vocab}), ops::reshape(outputs, {-1}), options);
 }
 
-train::StepResult TranslationTask::train_step(std::int64_t epoch, std::int64_t batch_index) {
+std::uint64_t TranslationTask::data_fingerprint() const {
+  train::Fingerprint fingerprint;
+  fingerprint.add(train_->sources);
+  fingerprint.add(train_->targets);
+  return fingerprint.value();
+}
+
+train::StepResult TranslationTask::train_step(std::int64_t epoch, std::int64_t batch_index,
+                                              train::BatchSlice slice) {
   const data::Batch& batch = batches_for(epoch).at(static_cast<std::size_t>(batch_index));
+  // A pair costs its source and target tokens; the loss counts target tokens (after <s>).
+  std::vector<std::int64_t> costs;
   train::StepResult result;
-  result.loss = loss_of(*train_, batch.indices, result.num_tokens);
+  for (std::int64_t index : batch.indices) {
+    const auto target_tokens = static_cast<std::int64_t>(train_->targets[index].size()) - 1;
+    costs.push_back(train_->source_lengths[index] + target_tokens);
+    result.batch_tokens += target_tokens;
+  }
+  const auto [begin, end] = train::slice_bounds(costs, slice);
+  if (begin == end) return result;
+  const std::vector<std::int64_t> indices(batch.indices.begin() + begin, batch.indices.begin() + end);
+  result.loss = loss_of(*train_, indices, result.num_tokens);
   return result;
 }
 

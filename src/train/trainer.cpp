@@ -15,6 +15,7 @@
 #include "attn/core/random.h"
 #include "attn/io/atomic_file.h"
 #include "attn/optim/clip.h"
+#include "attn/train/data_parallel.h"
 #include "attn/train/metrics_log.h"
 #include "attn/train/progress.h"
 
@@ -131,6 +132,60 @@ std::vector<Generator*> generators_of(Task& task) {
   return generators;
 }
 
+// Micro-batch k of an update draws its random numbers (dropout) from its own range of each
+// generator, starting k * kSliceStreamLength after where the update started, so that its
+// masks are the same whichever process computes it and however many micro-batches that
+// process computes. 2^36 numbers is far more than one micro-batch's dropout needs.
+constexpr std::uint64_t kSliceStreamLength = std::uint64_t{1} << 36;
+
+class SliceStreams {
+ public:
+  explicit SliceStreams(std::vector<Generator*> generators) : generators_(std::move(generators)) {
+    for (Generator* generator : generators_) starts_.push_back(generator->offset());
+  }
+  void enter(std::int64_t slice) {
+    for (std::size_t i = 0; i < generators_.size(); ++i) generators_[i]->set_offset(start_of(i, slice));
+  }
+  // Throws when slice `slice` drew more than its range.
+  void check(std::int64_t slice) const {
+    for (std::size_t i = 0; i < generators_.size(); ++i) {
+      ATTN_CHECK(generators_[i]->offset() - start_of(i, slice) <= kSliceStreamLength,
+                 "train: one micro-batch drew more than 2^36 random numbers; raise "
+                 "train.accumulate_steps or use more processes");
+    }
+  }
+  // Every generator continues after the ranges of all `slices` micro-batches.
+  void finish(std::int64_t slices) {
+    for (std::size_t i = 0; i < generators_.size(); ++i) generators_[i]->set_offset(start_of(i, slices));
+  }
+
+ private:
+  std::uint64_t start_of(std::size_t generator, std::int64_t slice) const {
+    return starts_[generator] + static_cast<std::uint64_t>(slice) * kSliceStreamLength;
+  }
+  std::vector<Generator*> generators_;
+  std::vector<std::uint64_t> starts_;
+};
+
+// What identifies a job; every rank must have the same.
+struct JobIdentity {
+  std::uint64_t configuration = 0;
+  std::uint64_t data = 0;
+  std::uint64_t program = 0;
+  std::int64_t parameters = 0;
+};
+
+std::string differences(const JobIdentity& mine, const JobIdentity& reference) {
+  std::vector<std::string> names;
+  if (mine.configuration != reference.configuration) names.push_back("resolved configuration");
+  if (mine.data != reference.data) names.push_back("training data");
+  if (mine.program != reference.program) names.push_back("program (attn executable)");
+  if (mine.parameters != reference.parameters) names.push_back("model size");
+  std::string text;
+  for (std::size_t i = 0; i < names.size(); ++i) text += (i == 0 ? "" : ", ") + names[i];
+  return text;
+}
+
 }  // namespace
 
 // The state of one fit() call that is not saved: clocks, the log, the display.
@@ -160,7 +215,14 @@ Trainer::Trainer(Task& task, TrainerOptions options)
   ATTN_CHECK(task_.batches_per_epoch() >= 1, "train: the task has no training batches");
   ATTN_CHECK(task_.has_validation() || options_.patience == 0,
              "train.patience needs a validation set, and this task has none");
-  optimizer_ = make_optimizer(options_, task_.model().parameters());
+  communicator_ = options_.communicator;
+  if (!communicator_) communicator_ = dist::single_process();
+  std::vector<Tensor> parameters = task_.model().parameters();
+  if (communicator_->size() > 1 || options_.accumulate_steps > 1) {
+    data_parallel_ = std::make_unique<DataParallel>(parameters, *communicator_);
+    parameters = data_parallel_->owned_parameters();
+  }
+  optimizer_ = make_optimizer(options_, std::move(parameters));
   schedule_ = make_schedule(options_, total_steps());
   state_.optimizer = optimizer_->name();
 }
@@ -198,16 +260,63 @@ void Trainer::restore_generators() {
   }
 }
 
+bool Trainer::is_writer() const { return communicator_->rank() == 0; }
+
+bool Trainer::is_sharded() const { return communicator_->size() > 1; }
+
+void Trainer::check_job_agrees() const {
+  if (!is_sharded()) return;
+  JobIdentity mine;
+  Fingerprint configuration;
+  configuration.add(options_.config_toml);
+  mine.configuration = configuration.value();
+  mine.data = task_.data_fingerprint();
+  mine.program = options_.program_fingerprint;
+  mine.parameters = data_parallel_->total_elements();
+  const std::vector<JobIdentity> all = dist::all_gather_value(*communicator_, mine);
+  for (std::size_t rank = 1; rank < all.size(); ++rank) {
+    const std::string differ = differences(all[rank], all[0]);
+    ATTN_CHECK(differ.empty(), "train: rank ", rank, " of ", all.size(),
+               " does not run the same job as rank 0: its ", differ,
+               " differ; every process must run the same attn with the same configuration "
+               "and data");
+  }
+}
+
+// A hash of every rank's parameters, compared after the update of `step` when asked for.
+void Trainer::check_replicas_agree(std::int64_t step) const {
+  if (!is_sharded() || options_.check_replicas_every == 0 || step % options_.check_replicas_every != 0) {
+    return;
+  }
+  const std::vector<std::uint64_t> hashes =
+      dist::all_gather_value(*communicator_, data_parallel_->parameter_hash());
+  for (std::size_t rank = 1; rank < hashes.size(); ++rank) {
+    ATTN_CHECK(hashes[rank] == hashes[0], "train: after step ", step, " the parameters of rank ",
+               rank, " differ from those of rank 0");
+  }
+}
+
+TrainingState Trainer::load_checkpoint() {
+  if (!is_sharded()) return load_last_checkpoint(run_, task_.model(), *optimizer_);
+  // The file holds the whole optimizer; this rank keeps its shard.
+  std::unique_ptr<optim::Optimizer> whole = make_optimizer(options_, task_.model().parameters());
+  TrainingState state = load_last_checkpoint(run_, task_.model(), *whole);
+  optimizer_->load_state_dict(data_parallel_->shard_of_optimizer_state(whole->state_dict()));
+  return state;
+}
+
 void Trainer::prepare_run() {
-  run_.create();
-  remove_abandoned_temporary_files(run_.root());
-  remove_abandoned_temporary_files(run_.checkpoint_dir());
+  if (is_writer()) {
+    run_.create();
+    remove_abandoned_temporary_files(run_.root());
+    remove_abandoned_temporary_files(run_.checkpoint_dir());
+  }
   std::string metrics_path = run_.metrics_log().string();
   if (options_.resume) {
-    state_ = load_last_checkpoint(run_, task_.model(), *optimizer_);
+    state_ = load_checkpoint();
     restore_generators();
-    MetricsLog::truncate_after(metrics_path, state_.step);
-  } else {
+    if (is_writer()) MetricsLog::truncate_after(metrics_path, state_.step);
+  } else if (is_writer()) {
     ATTN_CHECK(!run_.has_last_checkpoint(), "train: the run directory '", run_.root().string(),
                "' already holds a checkpoint (", run_.last_checkpoint().string(),
                "); resume it, or choose another train.run_dir");
@@ -216,16 +325,22 @@ void Trainer::prepare_run() {
     std::filesystem::remove(run_.best_checkpoint(), ignored);
     std::filesystem::remove(metrics_path, ignored);
   }
-  if (!options_.config_toml.empty()) {
+  if (is_writer() && !options_.config_toml.empty()) {
     io::write_file_atomic(run_.config_file().string(), options_.config_toml);
   }
+  // Every rank starts from rank 0's parameters (equal already when all built the same model).
+  if (data_parallel_) data_parallel_->broadcast_parameters();
 }
 
 TrainResult Trainer::fit() {
   if (options_.threads > 0) set_num_threads(static_cast<int>(options_.threads));
+  check_job_agrees();
   prepare_run();
-  std::ostream& out = options_.progress_stream != nullptr ? *options_.progress_stream : std::cerr;
-  Session session(out, resolve_progress_mode(options_.progress, out));
+  std::ostream& out = !is_writer()                        ? discard_
+                      : options_.progress_stream != nullptr ? *options_.progress_stream
+                                                            : std::cerr;
+  Session session(out, is_writer() ? resolve_progress_mode(options_.progress, out)
+                                   : ProgressMode::None);
   open_session(session);
 
   InterruptGuard interrupt_guard(options_.handle_interrupt);
@@ -234,8 +349,10 @@ TrainResult Trainer::fit() {
   } catch (const std::exception& error) {
     // Whatever stopped training (a non-finite loss, a task's error, a full disk) goes into
     // the log; the checkpoints on disk are the last good ones.
-    session.log->write_event("error", state_.step, elapsed_seconds(session),
-                             {{"message", error.what()}});
+    if (session.log) {
+      session.log->write_event("error", state_.step, elapsed_seconds(session),
+                               {{"message", error.what()}});
+    }
     session.progress.finish();
     throw;
   }
@@ -247,15 +364,19 @@ void Trainer::open_session(Session& session) {
   session.last_saved_step = options_.resume ? state_.step : -1;
   session.early_stop =
       options_.patience > 0 && state_.validations_without_improvement >= options_.patience;
+  if (!is_writer()) return;  // only rank 0 writes the log
   session.log = std::make_unique<MetricsLog>(run_.metrics_log().string());
-  session.log->write_event(
-      options_.resume ? "resume" : "start", state_.step, state_.elapsed_seconds,
-      {{"resumed", options_.resume ? "true" : "false"}, {"seed", std::to_string(options_.seed)}});
+  session.log->write_event(options_.resume ? "resume" : "start", state_.step,
+                           state_.elapsed_seconds,
+                           {{"resumed", options_.resume ? "true" : "false"},
+                            {"seed", std::to_string(options_.seed)},
+                            {"world_size", std::to_string(communicator_->size())},
+                            {"accumulate_steps", std::to_string(options_.accumulate_steps)}});
 }
 
 TrainResult Trainer::train_until_stopped(Session& session) {
   std::optional<StopReason> reason;
-  while (!(reason = stop_reason(session))) run_step(session);
+  while (!(reason = agreed_stop_reason(session))) run_step(session);
 
   if (options_.validate_at_end && task_.has_validation() && *reason != StopReason::Interrupted &&
       state_.step > 0 && state_.last_validation_step != state_.step) {
@@ -263,7 +384,9 @@ TrainResult Trainer::train_until_stopped(Session& session) {
   }
   if (session.last_saved_step != state_.step) save_last(session);
   double elapsed = elapsed_seconds(session);
-  session.log->write_event("end", state_.step, elapsed, {{"reason", stop_reason_name(*reason)}});
+  if (session.log) {
+    session.log->write_event("end", state_.step, elapsed, {{"reason", stop_reason_name(*reason)}});
+  }
   // The bar shows the final state; lines mode already printed it at a log step.
   bool already_shown =
       session.progress.mode() == ProgressMode::Lines && state_.step % options_.log_every == 0;
@@ -288,6 +411,16 @@ TrainResult Trainer::result_of(const Session& session, StopReason reason, double
   result.last_validation = session.last_validation;
   result.run = run_;
   return result;
+}
+
+std::optional<StopReason> Trainer::agreed_stop_reason(const Session& session) const {
+  std::optional<StopReason> reason = stop_reason(session);
+  if (!is_sharded()) return reason;
+  // Rank 0's clock, interrupt and validations decide for every rank.
+  int code = reason ? static_cast<int>(*reason) + 1 : 0;
+  code = dist::broadcast_value(*communicator_, code, 0);
+  if (code == 0) return std::nullopt;
+  return static_cast<StopReason>(code - 1);
 }
 
 std::optional<StopReason> Trainer::stop_reason(const Session& session) const {
@@ -324,6 +457,11 @@ void Trainer::run_step(Session& session) {
 }
 
 Trainer::StepOutcome Trainer::update_model(std::int64_t epoch, std::int64_t batch_index) {
+  return data_parallel_ ? update_in_slices(epoch, batch_index)
+                        : update_whole_batch(epoch, batch_index);
+}
+
+Trainer::StepOutcome Trainer::update_whole_batch(std::int64_t epoch, std::int64_t batch_index) {
   std::int64_t step = state_.step + 1;  // the update about to happen
   std::string where = " at step " + std::to_string(step) + " (epoch " + std::to_string(epoch) +
                       ", batch " + std::to_string(batch_index) + ")";
@@ -331,7 +469,7 @@ Trainer::StepOutcome Trainer::update_model(std::int64_t epoch, std::int64_t batc
   optimizer_->zero_grad();
   optim::apply_schedule(*schedule_, *optimizer_);
 
-  StepResult result = task_.train_step(epoch, batch_index);
+  StepResult result = task_.train_step(epoch, batch_index, BatchSlice{});
   StepOutcome outcome;
   outcome.loss = checked_loss(result, step);
   outcome.num_tokens = result.num_tokens;
@@ -351,6 +489,79 @@ Trainer::StepOutcome Trainer::update_model(std::int64_t epoch, std::int64_t batc
   }
   optimizer_->zero_grad();  // frees the gradients (a skipped step's too) before the next use
   return outcome;
+}
+
+struct Trainer::SlicesSummary {
+  double loss_sum = 0.0;  // sum of loss * units
+  std::int64_t tokens = 0;
+};
+
+Trainer::StepOutcome Trainer::update_in_slices(std::int64_t epoch, std::int64_t batch_index) {
+  const std::int64_t step = state_.step + 1;
+  const std::string where = " at step " + std::to_string(step) + " (epoch " +
+                            std::to_string(epoch) + ", batch " + std::to_string(batch_index) + ")";
+  task_.model().train();
+  data_parallel_->discard_gradients();
+  optim::apply_schedule(*schedule_, *optimizer_);
+  const std::int64_t per_rank = options_.accumulate_steps;
+  const std::int64_t slices = per_rank * communicator_->size();
+  SliceStreams streams(generators_of(task_));
+  SlicesSummary mine;
+  std::int64_t batch_tokens = 0;
+  for (std::int64_t local = 0; local < per_rank; ++local) {
+    const std::int64_t slice = communicator_->rank() * per_rank + local;
+    streams.enter(slice);
+    StepResult result = task_.train_step(epoch, batch_index, BatchSlice{slice, slices});
+    streams.check(slice);
+    batch_tokens = result.batch_tokens;
+    ATTN_CHECK(batch_tokens >= 1, "train: a task that cuts its batches must report batch_tokens "
+               ">= 1; at step ", step, " got ", batch_tokens);
+    if (result.num_tokens > 0) backward_slice(result, batch_tokens, step, mine);
+    data_parallel_->accumulate_gradients();
+  }
+  streams.finish(slices);
+
+  StepOutcome outcome;
+  const std::vector<SlicesSummary> all = dist::all_gather_value(*communicator_, mine);
+  double loss_sum = 0.0;
+  std::int64_t tokens = 0;
+  for (const SlicesSummary& summary : all) loss_sum += summary.loss_sum, tokens += summary.tokens;
+  ATTN_CHECK(tokens == batch_tokens, "train: the slices of batch ", batch_index, " hold ", tokens,
+             " units but the batch has ", batch_tokens);
+  outcome.loss = loss_sum / static_cast<double>(tokens);
+  outcome.num_tokens = tokens;
+  if (!std::isfinite(outcome.loss)) {
+    outcome.skip_reason = "the loss is " + describe_number(outcome.loss) + where;
+    data_parallel_->discard_gradients();
+    return outcome;
+  }
+  data_parallel_->reduce_gradients();
+  outcome.grad_norm = data_parallel_->global_grad_norm();
+  if (options_.clip_grad_norm > 0.0) {
+    const double scale = optim::clip_coefficient(outcome.grad_norm, options_.clip_grad_norm);
+    if (scale < 1.0) optim::scale_grads(optimizer_->parameters(), scale);
+  }
+  if (!std::isfinite(outcome.grad_norm)) {
+    outcome.skip_reason = "the gradient norm is " + describe_number(outcome.grad_norm) + where;
+  } else {
+    optimizer_->step();
+    data_parallel_->all_gather_parameters();
+    check_replicas_agree(step);
+  }
+  optimizer_->zero_grad();
+  return outcome;
+}
+
+// Backward of one micro-batch, its mean loss weighted by its share of the batch's units so
+// that the added gradients are those of the batch's mean loss.
+void Trainer::backward_slice(const StepResult& result, std::int64_t batch_tokens,
+                             std::int64_t step, SlicesSummary& summary) {
+  const double loss = checked_loss(result, step);
+  summary.loss_sum += loss * static_cast<double>(result.num_tokens);
+  summary.tokens += result.num_tokens;
+  if (!std::isfinite(loss)) return;  // the whole update is skipped
+  const double share = static_cast<double>(result.num_tokens) / static_cast<double>(batch_tokens);
+  result.loss.backward(Tensor::full(result.loss.shape(), share, result.loss.dtype()));
 }
 
 void Trainer::account_step(Session& session, const StepOutcome& outcome) {
@@ -385,8 +596,10 @@ void Trainer::report_skipped_step(Session& session, const StepOutcome& outcome) 
     fail(std::to_string(in_a_row) + " steps in a row had a non-finite loss or gradient norm, " +
          "more than " + limit + " allows; the last: " + outcome.skip_reason);
   }
-  session.log->write_event("skipped", state_.step, elapsed_seconds(session),
-                           {{"reason", outcome.skip_reason}});
+  if (session.log) {
+    session.log->write_event("skipped", state_.step, elapsed_seconds(session),
+                             {{"reason", outcome.skip_reason}});
+  }
   session.progress.message("skipped step " + std::to_string(state_.step) + ": " +
                            outcome.skip_reason + "; no update (" + std::to_string(in_a_row) +
                            " in a row, at most " + std::to_string(options_.max_bad_steps) + ")");
@@ -407,6 +620,7 @@ void Trainer::after_step(Session& session, std::int64_t step_epoch, bool epoch_e
 }
 
 void Trainer::log_window(Session& session, std::int64_t step_epoch) {
+  if (!session.log) return;
   Clock::time_point now = Clock::now();
   double window_seconds = seconds_between(session.rate_start, now);
   TrainRecord record;
@@ -434,6 +648,7 @@ void Trainer::log_window(Session& session, std::int64_t step_epoch) {
 }
 
 void Trainer::validate(Session& session) {
+  if (!is_writer()) return;  // rank 0 validates; its verdicts reach the others as stop decisions
   nn::Module& model = task_.model();
   model.eval();
   ValidationResult result;
@@ -477,11 +692,23 @@ void Trainer::validate(Session& session) {
 }
 
 void Trainer::save_last(Session& session) {
-  check_parameters_finite("saving the last checkpoint");
   capture_generators();
   state_.elapsed_seconds = elapsed_seconds(session);
-  save_last_checkpoint(run_, task_.model(), task_.model_config_json(), *optimizer_, state_);
   session.last_saved_step = state_.step;
+  if (!is_sharded()) {
+    check_parameters_finite("saving the last checkpoint");
+    save_last_checkpoint(run_, task_.model(), task_.model_config_json(), *optimizer_, state_);
+    return;
+  }
+  // Rank 0 assembles the whole optimizer from the shards: the file is the same as one
+  // process would write, so any number of processes can resume it.
+  std::map<std::string, Tensor> whole_state =
+      data_parallel_->gather_optimizer_state(optimizer_->state_dict());
+  if (!is_writer()) return;
+  check_parameters_finite("saving the last checkpoint");
+  std::unique_ptr<optim::Optimizer> whole = make_optimizer(options_, task_.model().parameters());
+  whole->load_state_dict(whole_state);
+  save_last_checkpoint(run_, task_.model(), task_.model_config_json(), *whole, state_);
 }
 
 void Trainer::check_parameters_finite(const std::string& during) const {

@@ -82,6 +82,10 @@ void check_loop_settings(const TrainerOptions& options) {
   ATTN_CHECK(options.threads >= 0, "train.threads must be >= 0; got ", options.threads);
   ATTN_CHECK(options.max_bad_steps >= 0, "train.max_bad_steps must be >= 0; got ",
              options.max_bad_steps);
+  ATTN_CHECK(options.check_replicas_every >= 0, "train.check_replicas_every must be >= 0; got ",
+             options.check_replicas_every);
+  ATTN_CHECK(options.accumulate_steps >= 1, "train.accumulate_steps must be >= 1; got ",
+             options.accumulate_steps);
   ATTN_CHECK(!options.run_dir.empty(), "train.run_dir must name a directory");
 }
 
@@ -109,6 +113,12 @@ Schema trainer_schema() {
       .add("max_bad_steps", d.max_bad_steps,
            "steps in a row with a non-finite loss or gradient that are skipped before training "
            "stops (0: stop at the first)")
+      .add("accumulate_steps", d.accumulate_steps,
+           "micro-batches per process that each batch is cut into; their gradients are added "
+           "before one update")
+      .add("check_replicas_every", d.check_replicas_every,
+           "with several processes: steps between checks that every process holds the same "
+           "parameters (0: never)")
       .add("max_steps", d.max_steps, "stop after this many updates in all (0: no limit)")
       .add("max_epochs", d.max_epochs, "stop after this many epochs (0: no limit)")
       .add("max_minutes", d.max_minutes, "stop after this much training time in all (0: no limit)")
@@ -150,6 +160,8 @@ TrainerOptions trainer_options(const Config& config) {
   o.min_learning_rate = real("min_learning_rate");
   o.clip_grad_norm = real("clip_grad_norm");
   o.max_bad_steps = integer("max_bad_steps");
+  o.accumulate_steps = integer("accumulate_steps");
+  o.check_replicas_every = integer("check_replicas_every");
   o.max_steps = integer("max_steps");
   o.max_epochs = integer("max_epochs");
   o.max_minutes = real("max_minutes");

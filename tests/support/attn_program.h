@@ -30,10 +30,15 @@ class AttnProgramTest : public ::testing::Test {
 
   // `arguments` is shell text: quote what needs quoting.
   Outcome run(const std::string& arguments) const {
+    return run_shell(program_.string() + " " + arguments);
+  }
+
+  // Any shell command line (one that starts the program through mpirun, say).
+  Outcome run_shell(const std::string& command_line) const {
     const std::filesystem::path out = directory_.path() / "stdout.txt";
     const std::filesystem::path err = directory_.path() / "stderr.txt";
     const std::string command =
-        program_.string() + " " + arguments + " > " + out.string() + " 2> " + err.string();
+        "( " + command_line + " ) > " + out.string() + " 2> " + err.string();
     const int raw = std::system(command.c_str());
     return {WIFEXITED(raw) ? WEXITSTATUS(raw) : -1, read(out), read(err)};
   }

@@ -86,11 +86,15 @@ class ClassificationTask : public Task {
   std::string model_config_json() const override { return R"({"hidden": 16})"; }
   std::int64_t batches_per_epoch() const override { return train_.count / kBatchSize; }
 
-  StepResult train_step(std::int64_t epoch, std::int64_t batch_index) override {
+  StepResult train_step(std::int64_t epoch, std::int64_t batch_index, BatchSlice slice) override {
     std::vector<std::int64_t> order = shuffled_order(seed_, epoch, train_.count);
     std::vector<float> features;
     std::vector<std::int64_t> labels;
-    for (std::int64_t i = batch_index * kBatchSize; i < (batch_index + 1) * kBatchSize; ++i) {
+    const std::vector<std::int64_t> costs(kBatchSize, 1);
+    const auto [first, last] = slice_bounds(costs, slice);
+    const auto begin = batch_index * kBatchSize + static_cast<std::int64_t>(first);
+    const auto end = batch_index * kBatchSize + static_cast<std::int64_t>(last);
+    for (std::int64_t i = begin; i < end; ++i) {
       std::int64_t row = order[static_cast<std::size_t>(i)];
       features.insert(features.end(), train_.features.begin() + row * kFeatures,
                       train_.features.begin() + (row + 1) * kFeatures);
@@ -100,7 +104,7 @@ class ClassificationTask : public Task {
     steps_seen += 1;
     if (break_step) loss = break_step(loss, steps_seen, model_);
     losses.push_back(loss.item<double>());
-    return {loss, kBatchSize};
+    return {loss, end - begin, kBatchSize};
   }
 
   ValidationResult validate() override {

@@ -16,4 +16,14 @@ double global_grad_norm(const std::vector<Tensor>& parameters);
 // returned as is and leaves the gradients untouched, so the caller can skip the step.
 double clip_grad_norm(const std::vector<Tensor>& parameters, double max_norm);
 
+// The pieces of clip_grad_norm, for a norm computed elsewhere (from the shards of a
+// data-parallel job, say):
+// sum(grad^2) of one gradient, in double; global_grad_norm is the square root of these
+// added in parameter order, starting from 0.0.
+double grad_sum_of_squares(const Tensor& grad);
+// max_norm / (total_norm + 1e-6) when below 1, else 1 (also for a non-finite total_norm).
+double clip_coefficient(double total_norm, double max_norm);
+// Multiplies every defined gradient by `scale`.
+void scale_grads(const std::vector<Tensor>& parameters, double scale);
+
 }  // namespace attn::optim

@@ -177,7 +177,9 @@ class ClassificationTask : public train::Task {
   //  "max_length": ..., "truncation": ...}
   std::string model_config_json() const override;
   std::int64_t batches_per_epoch() const override;
-  train::StepResult train_step(std::int64_t epoch, std::int64_t batch_index) override;
+  train::StepResult train_step(std::int64_t epoch, std::int64_t batch_index,
+                               train::BatchSlice slice) override;
+  std::uint64_t data_fingerprint() const override;
   // loss: mean cross-entropy per example (no label smoothing); metrics: accuracy.
   train::ValidationResult validate() override;
   bool has_validation() const override;

@@ -134,7 +134,9 @@ class LanguageModelTask : public train::Task {
   // {"task": "language_model", "model": {...LanguageModelOptions}, "context_length": C}
   std::string model_config_json() const override;
   std::int64_t batches_per_epoch() const override;
-  train::StepResult train_step(std::int64_t epoch, std::int64_t batch_index) override;
+  train::StepResult train_step(std::int64_t epoch, std::int64_t batch_index,
+                               train::BatchSlice slice) override;
+  std::uint64_t data_fingerprint() const override;
   // loss: mean negative log-likelihood per token; metrics: perplexity.
   train::ValidationResult validate() override;
   bool has_validation() const override;

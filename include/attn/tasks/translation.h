@@ -125,7 +125,9 @@ class TranslationTask : public train::Task {
   nn::Module& model() override { return model_->module(); }
   std::string model_config_json() const override;
   std::int64_t batches_per_epoch() const override;
-  train::StepResult train_step(std::int64_t epoch, std::int64_t batch_index) override;
+  train::StepResult train_step(std::int64_t epoch, std::int64_t batch_index,
+                               train::BatchSlice slice) override;
+  std::uint64_t data_fingerprint() const override;
   train::ValidationResult validate() override;
 
   const TranslationModel& translation_model() const { return *model_; }

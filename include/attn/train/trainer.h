@@ -53,6 +53,7 @@
 #include <string>
 #include <vector>
 
+#include "attn/dist/communicator.h"
 #include "attn/optim/optimizer.h"
 #include "attn/optim/schedule.h"
 #include "attn/train/config.h"
@@ -82,6 +83,8 @@ struct TrainerOptions {
   double min_learning_rate = 0.0;     // cosine: the floor
   double clip_grad_norm = 0.0;        // 0: no clipping
   std::int64_t max_bad_steps = 10;    // non-finite steps in a row that are skipped; then stop
+  std::int64_t accumulate_steps = 1;  // micro-batches per process per batch (data_parallel.h)
+  std::int64_t check_replicas_every = 0;  // steps between parameter-hash comparisons of ranks
 
   std::int64_t max_steps = 0;  // limits: 0 means none; at least one must be set
   std::int64_t max_epochs = 0;
@@ -104,6 +107,11 @@ struct TrainerOptions {
   bool handle_interrupt = false;  // on SIGINT, save last at the next step boundary and stop
   std::ostream* progress_stream = nullptr;  // std::cerr when null
   std::string config_toml;                  // written to run_dir/config.toml when not empty
+  // The processes that train together (null: this one alone). Each rank trains its slices
+  // of every batch; only rank 0 writes files and shows progress (docs/DISTRIBUTED.md).
+  std::shared_ptr<dist::Communicator> communicator;
+  // A hash of the program (its executable), compared between the ranks at start; 0: none.
+  std::uint64_t program_fingerprint = 0;
 };
 
 // The "train." keys, with the defaults of TrainerOptions and one line of help each.
@@ -143,6 +151,8 @@ struct TrainResult {
   RunDirectory run{""};
 };
 
+class DataParallel;
+
 class Trainer {
  public:
   // Checks the options (names of choices, ranges, that some limit is set) and builds the
@@ -167,12 +177,23 @@ class Trainer {
  private:
   struct Session;      // the state of one fit() call
   struct StepOutcome;  // what one update measured
+  struct SlicesSummary;  // what one rank's micro-batches of an update added up to
 
   void prepare_run();
   void open_session(Session& session);
   TrainResult result_of(const Session& session, StopReason reason, double elapsed) const;
   void run_step(Session& session);
   StepOutcome update_model(std::int64_t epoch, std::int64_t batch_index);
+  StepOutcome update_whole_batch(std::int64_t epoch, std::int64_t batch_index);
+  StepOutcome update_in_slices(std::int64_t epoch, std::int64_t batch_index);
+  void backward_slice(const StepResult& result, std::int64_t batch_tokens, std::int64_t step,
+                      SlicesSummary& summary);
+  bool is_writer() const;   // rank 0: writes files, shows progress, validates
+  bool is_sharded() const;  // more than one process
+  void check_job_agrees() const;
+  void check_replicas_agree(std::int64_t step) const;
+  TrainingState load_checkpoint();
+  std::optional<StopReason> agreed_stop_reason(const Session& session) const;
   void account_step(Session& session, const StepOutcome& outcome);
   void report_skipped_step(Session& session, const StepOutcome& outcome);
   void after_step(Session& session, std::int64_t step_epoch, bool epoch_ended);
@@ -192,10 +213,13 @@ class Trainer {
   Task& task_;
   TrainerOptions options_;
   RunDirectory run_;
-  std::unique_ptr<optim::Optimizer> optimizer_;
+  std::shared_ptr<dist::Communicator> communicator_;
+  std::unique_ptr<DataParallel> data_parallel_;  // when a batch is cut into micro-batches
+  std::unique_ptr<optim::Optimizer> optimizer_;  // over this rank's shard when sharded
   std::unique_ptr<optim::LearningRateSchedule> schedule_;
   TrainingState state_;
   std::atomic<bool> stop_requested_{false};
+  std::ostream discard_{nullptr};  // the progress stream of ranks other than 0
 };
 
 }  // namespace attn::train

@@ -1,0 +1,86 @@
+// DataParallel: the gradient exchange of an update whose batch is cut into micro-batches,
+// over the processes of a job (dist::Communicator) and within one process
+// (train.accumulate_steps). The trainer uses it; docs/DISTRIBUTED.md tells the whole story.
+//
+// The parameters are cut into one shard per rank: contiguous runs of whole tensors, even in
+// elements. A rank keeps optimizer state for its shard only (ZeRO stage 1). One update:
+//
+//   for each of this rank's micro-batches: backward, then accumulate_gradients()
+//   reduce_gradients();        // all-to-all the shards; add them in rank order
+//   norm = global_grad_norm(); // from each shard's sums of squares, in parameter order
+//   optimizer.step();          // over owned_parameters() only
+//   all_gather_parameters();   // every rank has the whole updated model again
+//
+// Every sum has a fixed order, whatever the transport: a micro-batch's gradients are added
+// to this rank's sum in micro-batch order (the first copied, not added to zero), and the
+// ranks' sums in rank order. P ranks with one micro-batch each therefore give the same bits
+// as one process that accumulates P micro-batches.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "attn/core/tensor.h"
+#include "attn/dist/communicator.h"
+
+namespace attn::train {
+
+class DataParallel {
+ public:
+  // Every parameter must be a contiguous float32 tensor, and there must be at least as many
+  // tensors as ranks; throws attn::Error otherwise.
+  DataParallel(std::vector<Tensor> parameters, dist::Communicator& communicator);
+
+  int rank() const { return communicator_.rank(); }
+  int size() const { return communicator_.size(); }
+  dist::Communicator& communicator() const { return communicator_; }
+  // This rank's shard: parameters [first_owned(), last_owned()) of the list.
+  std::size_t first_owned() const { return first_owned_[static_cast<std::size_t>(rank())]; }
+  std::size_t last_owned() const { return first_owned_[static_cast<std::size_t>(rank()) + 1]; }
+  std::vector<Tensor> owned_parameters() const;
+  // Elements of every parameter, and of this rank's shard.
+  std::int64_t total_elements() const { return element_offsets_.back(); }
+  std::int64_t owned_elements() const;
+
+  // Adds the gradients that a micro-batch's backward left on the parameters to this rank's
+  // sum (a parameter without one adds zeros), and drops them from the parameters.
+  void accumulate_gradients();
+  // Forgets this rank's sum (a skipped update).
+  void discard_gradients();
+  // Exchanges the shards of every rank's sum and sets their total, added in rank order, as
+  // the gradient of each owned parameter that some micro-batch of some rank reached. Other
+  // parameters are left without a gradient, so the optimizer skips them as it would in one
+  // process. Clears the sum.
+  void reduce_gradients();
+  // sqrt of sum(grad^2) over every parameter with a gradient, in parameter order: the
+  // number optim::global_grad_norm gives in one process with the same gradients.
+  double global_grad_norm();
+  // Copies every rank's shard of the parameters to every other rank.
+  void all_gather_parameters();
+  // Copies rank 0's parameters to every other rank (at start, so that all begin equal).
+  void broadcast_parameters();
+  // A hash of every parameter's bytes; the same on every rank after all_gather_parameters().
+  std::uint64_t parameter_hash() const;
+
+  // The state_dict() of the whole optimizer (optim/optimizer.h), assembled on rank 0 from
+  // every rank's `shard_state` (the state_dict of the optimizer over owned_parameters());
+  // other ranks get an empty map.
+  std::map<std::string, Tensor> gather_optimizer_state(
+      const std::map<std::string, Tensor>& shard_state) const;
+  // This rank's part of a whole optimizer's state_dict, indexed for its shard optimizer.
+  std::map<std::string, Tensor> shard_of_optimizer_state(
+      const std::map<std::string, Tensor>& whole_state) const;
+
+ private:
+  std::vector<Tensor> parameters_;
+  dist::Communicator& communicator_;
+  std::vector<std::int64_t> element_offsets_;  // per parameter, and the total at the end
+  std::vector<std::size_t> first_owned_;       // per rank, and the parameter count at the end
+  std::vector<float> sum_;                     // this rank's micro-batch gradients, added
+  std::vector<std::uint8_t> has_gradient_;     // per parameter: some micro-batch reached it
+  bool sum_started_ = false;
+};
+
+}  // namespace attn::train

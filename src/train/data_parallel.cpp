@@ -1,0 +1,249 @@
+// Gradient exchange and sharded optimizer state (contract: attn/train/data_parallel.h).
+#include "attn/train/data_parallel.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+#include "attn/core/error.h"
+#include "attn/io/safetensors.h"
+#include "attn/optim/clip.h"
+#include "attn/train/task.h"
+
+namespace attn::train {
+namespace {
+
+// Plain elementwise adds: the same bits whether the compiler vectorizes the loop or not.
+void add_into(float* sum, const float* values, std::int64_t count) {
+  for (std::int64_t i = 0; i < count; ++i) sum[i] = sum[i] + values[i];
+}
+
+void add_zeros_into(float* sum, std::int64_t count) {
+  // x + 0.0f is not always x (-0.0f + 0.0f is +0.0f), and ranks that lack a gradient send
+  // zeros that are added, so one process must add them too to give the same bits.
+  for (std::int64_t i = 0; i < count; ++i) sum[i] = sum[i] + 0.0f;
+}
+
+std::int64_t bytes_of(std::int64_t elements) {
+  return elements * static_cast<std::int64_t>(sizeof(float));
+}
+
+// "param.<index>.<field>" -> index and field; false for other names.
+bool split_parameter_key(const std::string& key, std::size_t& index, std::string& field) {
+  if (!key.starts_with("param.")) return false;
+  const std::size_t dot = key.find('.', 6);
+  if (dot == std::string::npos) return false;
+  index = std::stoul(key.substr(6, dot - 6));
+  field = key.substr(dot + 1);
+  return true;
+}
+
+std::string parameter_key(std::size_t index, const std::string& field) {
+  return "param." + std::to_string(index) + "." + field;
+}
+
+}  // namespace
+
+DataParallel::DataParallel(std::vector<Tensor> parameters, dist::Communicator& communicator)
+    : parameters_(std::move(parameters)), communicator_(communicator) {
+  element_offsets_.push_back(0);
+  std::vector<std::int64_t> sizes;
+  for (std::size_t i = 0; i < parameters_.size(); ++i) {
+    const Tensor& parameter = parameters_[i];
+    ATTN_CHECK(parameter.defined() && parameter.dtype() == DType::Float32 &&
+                   parameter.is_contiguous(),
+               "data-parallel training and gradient accumulation need contiguous float32 "
+               "parameters; parameter ", i, " is ",
+               parameter.defined() ? parameter.describe() : "undefined");
+    sizes.push_back(parameter.numel());
+    element_offsets_.push_back(element_offsets_.back() + parameter.numel());
+  }
+  const auto ranks = static_cast<std::int64_t>(size());
+  ATTN_CHECK(static_cast<std::int64_t>(parameters_.size()) >= ranks, "data-parallel training: ",
+             ranks, " processes but the model has only ", parameters_.size(),
+             " parameter tensors to share out; use fewer processes");
+  for (std::int64_t part = 0; part < ranks; ++part) {
+    first_owned_.push_back(slice_bounds(sizes, {part, ranks}).first);
+  }
+  first_owned_.push_back(parameters_.size());
+  has_gradient_.assign(parameters_.size(), 0);
+}
+
+std::vector<Tensor> DataParallel::owned_parameters() const {
+  return {parameters_.begin() + static_cast<std::ptrdiff_t>(first_owned()),
+          parameters_.begin() + static_cast<std::ptrdiff_t>(last_owned())};
+}
+
+std::int64_t DataParallel::owned_elements() const {
+  return element_offsets_[last_owned()] - element_offsets_[first_owned()];
+}
+
+void DataParallel::accumulate_gradients() {
+  if (!sum_started_) sum_.assign(static_cast<std::size_t>(total_elements()), 0.0f);
+  for (std::size_t i = 0; i < parameters_.size(); ++i) {
+    Tensor& parameter = parameters_[i];
+    float* sum = sum_.data() + element_offsets_[i];
+    const Tensor grad = parameter.grad();
+    if (grad.defined()) {
+      const Tensor dense = grad.contiguous();
+      ATTN_CHECK(dense.dtype() == DType::Float32 && dense.numel() == parameter.numel(),
+                 "data-parallel training: parameter ", i, " is ", parameter.describe(),
+                 " but its gradient is ", grad.describe());
+      if (sum_started_) {
+        add_into(sum, dense.data<float>(), parameter.numel());
+      } else {
+        std::memcpy(sum, dense.data<float>(), static_cast<std::size_t>(bytes_of(parameter.numel())));
+      }
+      has_gradient_[i] = 1;
+    } else if (sum_started_) {
+      add_zeros_into(sum, parameter.numel());
+    }
+    parameter.zero_grad();
+  }
+  sum_started_ = true;
+}
+
+void DataParallel::discard_gradients() {
+  sum_started_ = false;
+  has_gradient_.assign(parameters_.size(), 0);
+  for (Tensor& parameter : parameters_) parameter.zero_grad();
+}
+
+void DataParallel::reduce_gradients() {
+  ATTN_CHECK(sum_started_, "data-parallel training: reduce_gradients before any micro-batch");
+  const auto ranks = static_cast<std::size_t>(size());
+  const std::int64_t owned = owned_elements();
+  // Rank q's shard of every rank's sum arrives at rank q, one copy per sender in rank order.
+  std::vector<std::int64_t> send_counts, receive_counts(ranks, bytes_of(owned));
+  for (std::size_t rank = 0; rank < ranks; ++rank) {
+    send_counts.push_back(bytes_of(element_offsets_[first_owned_[rank + 1]] -
+                                   element_offsets_[first_owned_[rank]]));
+  }
+  std::vector<float> received(static_cast<std::size_t>(owned) * ranks);
+  communicator_.all_to_all(std::as_bytes(std::span<const float>(sum_)), send_counts,
+                           std::as_writable_bytes(std::span<float>(received)), receive_counts);
+  float* total = received.data();
+  for (std::size_t rank = 1; rank < ranks; ++rank) {
+    add_into(total, received.data() + rank * static_cast<std::size_t>(owned), owned);
+  }
+  // A parameter has a gradient when some micro-batch of some rank reached it.
+  const std::vector<std::uint8_t> reached = dist::all_gather_vector(communicator_, has_gradient_);
+  const std::int64_t base = element_offsets_[first_owned()];
+  for (std::size_t i = first_owned(); i < last_owned(); ++i) {
+    bool any = false;
+    for (std::size_t rank = 0; rank < ranks; ++rank) any = any || reached[rank * parameters_.size() + i];
+    if (!any) continue;
+    Tensor grad = Tensor::empty(parameters_[i].shape(), DType::Float32);
+    std::memcpy(grad.data<float>(), total + (element_offsets_[i] - base),
+                static_cast<std::size_t>(bytes_of(parameters_[i].numel())));
+    parameters_[i].set_grad(grad);
+  }
+  sum_started_ = false;
+  has_gradient_.assign(parameters_.size(), 0);
+}
+
+double DataParallel::global_grad_norm() {
+  // Each owner sends, per parameter, whether it has a gradient and its sum of squares.
+  std::vector<double> owned_sums;
+  for (std::size_t i = first_owned(); i < last_owned(); ++i) {
+    const Tensor grad = parameters_[i].grad();
+    owned_sums.push_back(grad.defined() ? 1.0 : 0.0);
+    owned_sums.push_back(grad.defined() ? optim::grad_sum_of_squares(grad) : 0.0);
+  }
+  std::vector<std::int64_t> counts;
+  for (std::size_t rank = 0; rank + 1 < first_owned_.size(); ++rank) {
+    const std::size_t owned = first_owned_[rank + 1] - first_owned_[rank];
+    counts.push_back(static_cast<std::int64_t>(2 * owned * sizeof(double)));
+  }
+  std::vector<double> sums(2 * parameters_.size());
+  communicator_.all_gather(std::as_bytes(std::span<const double>(owned_sums)),
+                           std::as_writable_bytes(std::span<double>(sums)), counts);
+  double sum = 0.0;
+  for (std::size_t i = 0; i < parameters_.size(); ++i) {
+    if (sums[2 * i] != 0.0) sum += sums[2 * i + 1];
+  }
+  return std::sqrt(sum);
+}
+
+void DataParallel::all_gather_parameters() {
+  if (size() == 1) return;
+  std::vector<float> whole(static_cast<std::size_t>(total_elements()));
+  const std::int64_t base = element_offsets_[first_owned()];
+  std::vector<float> owned(static_cast<std::size_t>(owned_elements()));
+  for (std::size_t i = first_owned(); i < last_owned(); ++i) {
+    std::memcpy(owned.data() + (element_offsets_[i] - base), parameters_[i].data<float>(),
+                static_cast<std::size_t>(bytes_of(parameters_[i].numel())));
+  }
+  std::vector<std::int64_t> counts;
+  for (std::size_t rank = 0; rank + 1 < first_owned_.size(); ++rank) {
+    counts.push_back(bytes_of(element_offsets_[first_owned_[rank + 1]] - element_offsets_[first_owned_[rank]]));
+  }
+  communicator_.all_gather(std::as_bytes(std::span<const float>(owned)),
+                           std::as_writable_bytes(std::span<float>(whole)), counts);
+  for (std::size_t i = 0; i < parameters_.size(); ++i) {
+    if (i >= first_owned() && i < last_owned()) continue;
+    std::memcpy(parameters_[i].data<float>(), whole.data() + element_offsets_[i],
+                static_cast<std::size_t>(bytes_of(parameters_[i].numel())));
+  }
+}
+
+void DataParallel::broadcast_parameters() {
+  if (size() == 1) return;
+  std::vector<float> whole(static_cast<std::size_t>(total_elements()));
+  for (std::size_t i = 0; i < parameters_.size(); ++i) {
+    std::memcpy(whole.data() + element_offsets_[i], parameters_[i].data<float>(),
+                static_cast<std::size_t>(bytes_of(parameters_[i].numel())));
+  }
+  communicator_.broadcast(std::as_writable_bytes(std::span<float>(whole)), 0);
+  for (std::size_t i = 0; i < parameters_.size(); ++i) {
+    std::memcpy(parameters_[i].data<float>(), whole.data() + element_offsets_[i],
+                static_cast<std::size_t>(bytes_of(parameters_[i].numel())));
+  }
+}
+
+std::uint64_t DataParallel::parameter_hash() const {
+  Fingerprint fingerprint;
+  for (const Tensor& parameter : parameters_) {
+    const auto* bytes = static_cast<const char*>(parameter.raw_data());
+    fingerprint.add(std::string_view(bytes, static_cast<std::size_t>(bytes_of(parameter.numel()))));
+  }
+  return fingerprint.value();
+}
+
+std::map<std::string, Tensor> DataParallel::gather_optimizer_state(
+    const std::map<std::string, Tensor>& shard_state) const {
+  // Each shard is renamed to whole-model indices and sent as one safetensors blob.
+  io::TensorMap renamed;
+  for (const auto& [key, tensor] : shard_state) {
+    std::size_t index = 0;
+    std::string field;
+    renamed[split_parameter_key(key, index, field) ? parameter_key(index + first_owned(), field) : key] =
+        tensor;
+  }
+  const std::vector<std::string> blobs =
+      dist::gather_strings(communicator_, io::serialize_safetensors(renamed), 0);
+  std::map<std::string, Tensor> whole;
+  for (const std::string& blob : blobs) {
+    io::SafetensorsData data = io::parse_safetensors(
+        reinterpret_cast<const std::uint8_t*>(blob.data()), blob.size(), "optimizer shard");
+    for (auto& [key, tensor] : data.tensors) whole.emplace(key, tensor);  // rank 0's scalars win
+  }
+  return whole;
+}
+
+std::map<std::string, Tensor> DataParallel::shard_of_optimizer_state(
+    const std::map<std::string, Tensor>& whole_state) const {
+  std::map<std::string, Tensor> shard;
+  for (const auto& [key, tensor] : whole_state) {
+    std::size_t index = 0;
+    std::string field;
+    if (!split_parameter_key(key, index, field)) {
+      shard[key] = tensor;
+    } else if (index >= first_owned() && index < last_owned()) {
+      shard[parameter_key(index - first_owned(), field)] = tensor;
+    }
+  }
+  return shard;
+}
+
+}  // namespace attn::train
