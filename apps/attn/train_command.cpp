@@ -3,6 +3,7 @@
 // train::Trainer; `attn train --resume RUN_DIR [key=value ...]` continues a stopped run
 // from its own resolved configuration (RUN_DIR/config.toml). Any configuration key can be
 // overridden with key=value; --keys lists them all with their defaults.
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -70,6 +71,24 @@ std::uint64_t program_fingerprint() {
   return fingerprint.value();
 }
 
+// "2 processes: node-a (1), node-b (1)": the machines of the job, for rank 0 to print.
+std::string describe_processes(dist::Communicator& world) {
+  std::vector<std::pair<std::string, int>> hosts;
+  for (const std::string& host : dist::gather_strings(world, world.host(), 0)) {
+    auto found = std::find_if(hosts.begin(), hosts.end(), [&](const auto& entry) { return entry.first == host; });
+    if (found == hosts.end()) {
+      hosts.emplace_back(host, 1);
+    } else {
+      found->second += 1;
+    }
+  }
+  std::string text = std::to_string(world.size()) + " processes:";
+  for (std::size_t i = 0; i < hosts.size(); ++i) {
+    text += (i == 0 ? " " : ", ") + hosts[i].first + " (" + std::to_string(hosts[i].second) + ")";
+  }
+  return text;
+}
+
 void run_train(TrainOptions options, const std::shared_ptr<dist::Communicator>& world) {
   const bool resume = !options.resume_dir.empty();
   if (resume) {
@@ -109,7 +128,7 @@ void run_train(TrainOptions options, const std::shared_ptr<dist::Communicator>& 
   attn::manual_seed(static_cast<std::uint64_t>(config.get<std::int64_t>("train.seed")));
   out << "attn train: " << kind << " (" << options.config_path << ") -> "
       << trainer_options.run_dir << (resume ? " (resuming)" : "");
-  if (world->size() > 1) out << " on " << world->size() << " processes";
+  if (world->size() > 1) out << " on " << describe_processes(*world);
   out << "\n";
   std::unique_ptr<train::Task> task = tasks::make_task(kind, config, resume, out);
   train::Trainer trainer(*task, trainer_options);

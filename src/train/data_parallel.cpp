@@ -2,6 +2,7 @@
 #include "attn/train/data_parallel.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <cstring>
 
@@ -42,6 +43,21 @@ std::string parameter_key(std::size_t index, const std::string& field) {
   return "param." + std::to_string(index) + "." + field;
 }
 
+// Adds the time until it goes out of scope to a counter.
+class Stopwatch {
+ public:
+  explicit Stopwatch(double& seconds) : seconds_(seconds), start_(std::chrono::steady_clock::now()) {}
+  ~Stopwatch() {
+    seconds_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
+  }
+  Stopwatch(const Stopwatch&) = delete;
+  Stopwatch& operator=(const Stopwatch&) = delete;
+
+ private:
+  double& seconds_;
+  std::chrono::steady_clock::time_point start_;
+};
+
 }  // namespace
 
 DataParallel::DataParallel(std::vector<Tensor> parameters, dist::Communicator& communicator)
@@ -75,7 +91,7 @@ std::vector<Tensor> DataParallel::owned_parameters() const {
 }
 
 std::int64_t DataParallel::owned_elements() const {
-  return element_offsets_[last_owned()] - element_offsets_[first_owned()];
+  return shard_elements(static_cast<std::size_t>(rank()));
 }
 
 void DataParallel::accumulate_gradients() {
@@ -111,17 +127,17 @@ void DataParallel::discard_gradients() {
 
 void DataParallel::reduce_gradients() {
   ATTN_CHECK(sum_started_, "data-parallel training: reduce_gradients before any micro-batch");
+  Stopwatch stopwatch(counters_.seconds);
   const auto ranks = static_cast<std::size_t>(size());
   const std::int64_t owned = owned_elements();
   // Rank q's shard of every rank's sum arrives at rank q, one copy per sender in rank order.
-  std::vector<std::int64_t> send_counts, receive_counts(ranks, bytes_of(owned));
-  for (std::size_t rank = 0; rank < ranks; ++rank) {
-    send_counts.push_back(bytes_of(element_offsets_[first_owned_[rank + 1]] -
-                                   element_offsets_[first_owned_[rank]]));
-  }
+  const std::vector<std::int64_t> send_counts = shard_bytes();
+  const std::vector<std::int64_t> receive_counts(ranks, bytes_of(owned));
   std::vector<float> received(static_cast<std::size_t>(owned) * ranks);
   communicator_.all_to_all(std::as_bytes(std::span<const float>(sum_)), send_counts,
                            std::as_writable_bytes(std::span<float>(received)), receive_counts);
+  counters_.bytes_sent += bytes_of(total_elements() - owned);
+  counters_.exchanges += 1;
   float* total = received.data();
   for (std::size_t rank = 1; rank < ranks; ++rank) {
     add_into(total, received.data() + rank * static_cast<std::size_t>(owned), owned);
@@ -143,6 +159,7 @@ void DataParallel::reduce_gradients() {
 }
 
 double DataParallel::global_grad_norm() {
+  Stopwatch stopwatch(counters_.seconds);
   // Each owner sends, per parameter, whether it has a gradient and its sum of squares.
   std::vector<double> owned_sums;
   for (std::size_t i = first_owned(); i < last_owned(); ++i) {
@@ -167,6 +184,7 @@ double DataParallel::global_grad_norm() {
 
 void DataParallel::all_gather_parameters() {
   if (size() == 1) return;
+  Stopwatch stopwatch(counters_.seconds);
   std::vector<float> whole(static_cast<std::size_t>(total_elements()));
   const std::int64_t base = element_offsets_[first_owned()];
   std::vector<float> owned(static_cast<std::size_t>(owned_elements()));
@@ -174,12 +192,9 @@ void DataParallel::all_gather_parameters() {
     std::memcpy(owned.data() + (element_offsets_[i] - base), parameters_[i].data<float>(),
                 static_cast<std::size_t>(bytes_of(parameters_[i].numel())));
   }
-  std::vector<std::int64_t> counts;
-  for (std::size_t rank = 0; rank + 1 < first_owned_.size(); ++rank) {
-    counts.push_back(bytes_of(element_offsets_[first_owned_[rank + 1]] - element_offsets_[first_owned_[rank]]));
-  }
   communicator_.all_gather(std::as_bytes(std::span<const float>(owned)),
-                           std::as_writable_bytes(std::span<float>(whole)), counts);
+                           std::as_writable_bytes(std::span<float>(whole)), shard_bytes());
+  counters_.bytes_sent += bytes_of(owned_elements()) * (size() - 1);
   for (std::size_t i = 0; i < parameters_.size(); ++i) {
     if (i >= first_owned() && i < last_owned()) continue;
     std::memcpy(parameters_[i].data<float>(), whole.data() + element_offsets_[i],
@@ -199,6 +214,24 @@ void DataParallel::broadcast_parameters() {
     std::memcpy(parameters_[i].data<float>(), whole.data() + element_offsets_[i],
                 static_cast<std::size_t>(bytes_of(parameters_[i].numel())));
   }
+}
+
+std::int64_t DataParallel::shard_elements(std::size_t rank) const {
+  return element_offsets_[first_owned_[rank + 1]] - element_offsets_[first_owned_[rank]];
+}
+
+std::vector<std::int64_t> DataParallel::shard_bytes() const {
+  std::vector<std::int64_t> bytes;
+  for (std::size_t rank = 0; rank + 1 < first_owned_.size(); ++rank) {
+    bytes.push_back(bytes_of(shard_elements(rank)));
+  }
+  return bytes;
+}
+
+ExchangeCounters DataParallel::take_counters() {
+  ExchangeCounters taken = counters_;
+  counters_ = {};
+  return taken;
 }
 
 std::uint64_t DataParallel::parameter_hash() const {

@@ -39,6 +39,8 @@ void MetricsLog::write(const TrainRecord& record) {
                {"tokens", record.tokens},
                {"grad_norm", number(record.grad_norm)},
                {"elapsed_seconds", number(record.elapsed_seconds)}};
+  if (record.communication_seconds) json["communication_seconds"] = number(*record.communication_seconds);
+  if (record.bytes_sent) json["bytes_sent"] = number(*record.bytes_sent);
   write_line(json.dump());
 }
 

@@ -638,6 +638,12 @@ void Trainer::log_window(Session& session, std::int64_t step_epoch) {
                          ? state_.window_grad_norm_sum / static_cast<double>(state_.window_steps)
                          : NAN;
   record.elapsed_seconds = elapsed_seconds(session);
+  if (is_sharded()) {
+    const ExchangeCounters counters = data_parallel_->take_counters();
+    const double steps = static_cast<double>(std::max<std::int64_t>(counters.exchanges, 1));
+    record.communication_seconds = counters.seconds / steps;
+    record.bytes_sent = static_cast<double>(counters.bytes_sent) / steps;
+  }
   session.log->write(record);
   state_.window_loss_sum = 0.0;
   state_.window_grad_norm_sum = 0.0;

@@ -352,6 +352,32 @@ TEST_F(DistributedTraining, RanksRunningAnotherProgramAreRefused) {
   EXPECT_NE(outcome.err.find("its program (attn executable) differ"), std::string::npos) << outcome.err;
 }
 
+// Two machines: one rank in each of two network namespaces joined by a veth pair, talking
+// TCP only (no shared memory), against one process accumulating two micro-batches.
+TEST_F(DistributedTraining, TwoMachinesOverTcpGiveTheBitsOfOneProcess) {
+  if (::geteuid() != 0) GTEST_SKIP() << "network namespaces need root (CI runs as root)";
+  if (std::system("command -v ip > /dev/null 2>&1") != 0) GTEST_SKIP() << "iproute2 is not installed";
+  const std::string config = translation_config("transformer");
+  const fs::path support = fs::path(ATTN_SOURCE_DIR) / "tests" / "support";
+  const std::string name = "at" + std::to_string(::getpid() % 100000);
+  const std::string job =
+      environment() + "timeout 300 " + (support / "two_namespaces.sh").string() + " " + name +
+      " mpirun --host 10.231.0.1,10.231.0.2 -np 2 --map-by node --bind-to none" +
+      " --mca plm_rsh_agent " + (support / "netns_agent.sh").string() +
+      " --mca btl tcp,self --mca btl_tcp_if_include 10.231.0.0/24" +
+      " --mca oob_tcp_if_include 10.231.0.0/24 " + program_.string() + " train --config " + config +
+      " --run-dir " + run_path("machines").string();
+  const Outcome machines = run_shell(job);
+  if (machines.err.find("Cannot create namespace") != std::string::npos ||
+      machines.err.find("Operation not permitted") != std::string::npos) {
+    GTEST_SKIP() << "this machine does not allow network namespaces: " << machines.err;
+  }
+  ASSERT_EQ(machines.status, 0) << machines.out << machines.err;
+  EXPECT_NE(machines.out.find("2 processes: node-a (1), node-b (1)"), std::string::npos) << machines.out;
+  ASSERT_EQ(train(1, config, run_path("one"), "train.accumulate_steps=2").status, 0);
+  expect_same_bits(run_path("machines"), run_path("one"));
+}
+
 // SIGKILL of one rank mid-run: the job ends non-zero within 60 seconds, naming the rank,
 // and the last checkpoint resumes.
 TEST_F(DistributedTraining, KillingOneRankEndsTheJobAndTheRunResumes) {

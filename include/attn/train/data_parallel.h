@@ -27,6 +27,14 @@
 
 namespace attn::train {
 
+// Time and payload of the exchanges since the counters were last taken.
+struct ExchangeCounters {
+  double seconds = 0.0;          // inside collective calls, waiting for slower ranks included
+  std::int64_t bytes_sent = 0;   // payload this rank sent to the others (not counting what an
+                                 // MPI algorithm forwards on their behalf)
+  std::int64_t exchanges = 0;    // updates whose gradients were exchanged
+};
+
 class DataParallel {
  public:
   // Every parameter must be a contiguous float32 tensor, and there must be at least as many
@@ -73,7 +81,12 @@ class DataParallel {
   std::map<std::string, Tensor> shard_of_optimizer_state(
       const std::map<std::string, Tensor>& whole_state) const;
 
+  // The counters since the last call, which resets them.
+  ExchangeCounters take_counters();
+
  private:
+  std::int64_t shard_elements(std::size_t rank) const;
+  std::vector<std::int64_t> shard_bytes() const;
   std::vector<Tensor> parameters_;
   dist::Communicator& communicator_;
   std::vector<std::int64_t> element_offsets_;  // per parameter, and the total at the end
@@ -81,6 +94,7 @@ class DataParallel {
   std::vector<float> sum_;                     // this rank's micro-batch gradients, added
   std::vector<std::uint8_t> has_gradient_;     // per parameter: some micro-batch reached it
   bool sum_started_ = false;
+  ExchangeCounters counters_;
 };
 
 }  // namespace attn::train

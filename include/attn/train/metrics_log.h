@@ -4,6 +4,7 @@
 //   {"type":"start","step":0,"elapsed_seconds":0.0,"resumed":false}
 //   {"type":"train","step":50,"epoch":0,"loss":4.21,"learning_rate":0.001,
 //    "tokens_per_second":5230.0,"tokens":64000,"grad_norm":1.7,"elapsed_seconds":12.2}
+//   (with several processes also "communication_seconds" and "bytes_sent" per step)
 //   {"type":"validation","step":500,"epoch":1,"elapsed_seconds":130.0,
 //    "validation":{"loss":3.1,"accuracy":0.42},"score":3.1,"is_best":true}
 //   {"type":"end","step":1000,"elapsed_seconds":260.0,"reason":"max_steps"}
@@ -17,6 +18,7 @@
 #include <cstdint>
 #include <fstream>
 #include <map>
+#include <optional>
 #include <string>
 
 #include "attn/train/task.h"
@@ -32,6 +34,10 @@ struct TrainRecord {
   std::int64_t tokens = 0;  // units trained on so far
   double grad_norm = 0.0;   // mean over the window, before clipping
   double elapsed_seconds = 0.0;
+  // Several processes (rank 0's figures, means per step over the window): time in gradient
+  // and parameter exchanges, and the payload it sent. Written only when set.
+  std::optional<double> communication_seconds;
+  std::optional<double> bytes_sent;
 };
 
 struct ValidationRecord {
