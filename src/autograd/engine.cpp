@@ -151,6 +151,23 @@ void propagate(Node* node, const Tensor& gradient, std::unordered_map<Node*, Ten
   }
 }
 
+// For each position of `order`, the leaves (requiring a gradient) whose last reader is the
+// node at that position.
+std::vector<std::vector<Tensor>> leaves_done_after(const std::vector<std::shared_ptr<Node>>& order) {
+  std::unordered_map<TensorImpl*, std::size_t> last_reader;
+  std::unordered_map<TensorImpl*, Tensor> leaves;
+  for (std::size_t position = 0; position < order.size(); ++position) {
+    for (const Tensor& input : order[position]->inputs) {
+      if (!input.defined() || !input.is_leaf() || !input.requires_grad()) continue;
+      last_reader[input.impl()] = position;
+      leaves.emplace(input.impl(), input);
+    }
+  }
+  std::vector<std::vector<Tensor>> done(order.size());
+  for (const auto& [impl, position] : last_reader) done[position].push_back(leaves.at(impl));
+  return done;
+}
+
 }  // namespace
 
 void backward(const Tensor& root, const Tensor& grad_output, BackwardOptions options) {
@@ -161,15 +178,24 @@ void backward(const Tensor& root, const Tensor& grad_output, BackwardOptions opt
   Tensor gradient = initial_gradient(root, grad_output);
   if (root.is_leaf()) {
     accumulate_into_leaf(root, gradient);
+    if (options.on_leaf_done) options.on_leaf_done(root);
     return;
   }
   std::unordered_map<Node*, Tensor> pending{{root.grad_fn().get(), gradient}};
-  for (const std::shared_ptr<Node>& node : topological_order(root.grad_fn())) {
-    auto found = pending.find(node.get());
-    if (found == pending.end()) continue;
-    Tensor node_gradient = std::move(found->second);
-    pending.erase(found);
-    propagate(node.get(), node_gradient, pending, options.retain_graph);
+  const std::vector<std::shared_ptr<Node>> order = topological_order(root.grad_fn());
+  std::vector<std::vector<Tensor>> leaves_done;
+  if (options.on_leaf_done) leaves_done = leaves_done_after(order);
+  for (std::size_t position = 0; position < order.size(); ++position) {
+    Node* node = order[position].get();
+    auto found = pending.find(node);
+    if (found != pending.end()) {
+      Tensor node_gradient = std::move(found->second);
+      pending.erase(found);
+      propagate(node, node_gradient, pending, options.retain_graph);
+    }
+    if (options.on_leaf_done) {
+      for (const Tensor& leaf : leaves_done[position]) options.on_leaf_done(leaf);
+    }
   }
 }
 

@@ -49,6 +49,35 @@ std::size_t total_of(std::span<const std::int64_t> counts) {
   return static_cast<std::size_t>(std::accumulate(counts.begin(), counts.end(), std::int64_t{0}));
 }
 
+Layout layout_of(const Placement& placement, const char* call) {
+  Layout layout;
+  for (std::size_t rank = 0; rank < placement.counts.size(); ++rank) {
+    layout.counts.push_back(as_count(placement.counts[rank], call));
+    layout.offsets.push_back(as_count(placement.offsets[rank], call));
+    as_count(placement.offsets[rank] + placement.counts[rank], call);
+  }
+  return layout;
+}
+
+// A started MPI_Ialltoallv: MPI reads the count and offset arrays until it completes, so
+// they live here.
+class MpiPendingExchange final : public PendingExchange {
+ public:
+  MpiPendingExchange(Layout out, Layout in) : out_(std::move(out)), in_(std::move(in)) {}
+  ~MpiPendingExchange() override {
+    if (request_ != MPI_REQUEST_NULL) MPI_Wait(&request_, MPI_STATUS_IGNORE);
+  }
+  bool test() override {
+    int done = 0;
+    check_mpi(MPI_Test(&request_, &done, MPI_STATUS_IGNORE), "MPI_Test");
+    return done != 0;
+  }
+  void wait() override { check_mpi(MPI_Wait(&request_, MPI_STATUS_IGNORE), "MPI_Wait"); }
+
+  Layout out_, in_;
+  MPI_Request request_ = MPI_REQUEST_NULL;
+};
+
 // MPI_Init once per process; MPI_Finalize when the last communicator goes away.
 std::mutex lifetime_mutex;
 int live_communicators = 0;
@@ -100,6 +129,24 @@ class MpiCommunicator final : public Communicator {
               "MPI_Alltoallv");
   }
 
+  std::unique_ptr<PendingExchange> start_all_to_all(std::span<const std::byte> send,
+                                                    const Placement& send_parts,
+                                                    std::span<std::byte> receive,
+                                                    const Placement& receive_parts) override {
+    check_ranks(send_parts.counts.size(), "start_all_to_all");
+    check_ranks(receive_parts.counts.size(), "start_all_to_all");
+    check_placement(send_parts, send.size(), "start_all_to_all (send)");
+    check_placement(receive_parts, receive.size(), "start_all_to_all (receive)");
+    auto exchange = std::make_unique<MpiPendingExchange>(layout_of(send_parts, "start_all_to_all"),
+                                                         layout_of(receive_parts, "start_all_to_all"));
+    check_mpi(MPI_Ialltoallv(send.data(), exchange->out_.counts.data(), exchange->out_.offsets.data(),
+                             MPI_BYTE, receive.data(), exchange->in_.counts.data(),
+                             exchange->in_.offsets.data(), MPI_BYTE, MPI_COMM_WORLD,
+                             &exchange->request_),
+              "MPI_Ialltoallv");
+    return exchange;
+  }
+
   void all_gather(std::span<const std::byte> send, std::span<std::byte> receive,
                   std::span<const std::int64_t> counts) override {
     check_contribution(send, receive, counts, "all_gather");
@@ -143,6 +190,17 @@ class MpiCommunicator final : public Communicator {
   void check_root(int root, const char* call) const {
     ATTN_CHECK(root >= 0 && root < size_, "MPI ", call, ": root ", root, " is not a rank of ",
                size_);
+  }
+  static void check_placement(const Placement& placement, std::size_t size, const char* call) {
+    ATTN_CHECK(placement.offsets.size() == placement.counts.size(), "MPI ", call,
+               ": one offset per count");
+    for (std::size_t rank = 0; rank < placement.counts.size(); ++rank) {
+      const std::int64_t end = placement.offsets[rank] + placement.counts[rank];
+      ATTN_CHECK(placement.offsets[rank] >= 0 && placement.counts[rank] >= 0 &&
+                     end <= static_cast<std::int64_t>(size),
+                 "MPI ", call, ": the part of rank ", rank, " ends at byte ", end,
+                 " of a buffer of ", size);
+    }
   }
   void check_contribution(std::span<const std::byte> send, std::span<std::byte> receive,
                           std::span<const std::int64_t> counts, const char* call) const {

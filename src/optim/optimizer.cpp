@@ -111,6 +111,16 @@ void Optimizer::zero_grad() {
   for (Tensor& parameter : parameters_) parameter.zero_grad();
 }
 
+std::int64_t Optimizer::state_bytes() const {
+  std::int64_t bytes = 0;
+  for (const ParameterState& state : states_) {
+    for (const auto& [name, buffer] : state.buffers) {
+      bytes += buffer.numel() * static_cast<std::int64_t>(dtype_size(buffer.dtype()));
+    }
+  }
+  return bytes;
+}
+
 std::map<std::string, Tensor> Optimizer::state_dict() const {
   std::map<std::string, Tensor> state;
   state["step"] = count_tensor(step_count_);

@@ -94,53 +94,149 @@ std::int64_t DataParallel::owned_elements() const {
   return shard_elements(static_cast<std::size_t>(rank()));
 }
 
-void DataParallel::accumulate_gradients() {
-  if (!sum_started_) sum_.assign(static_cast<std::size_t>(total_elements()), 0.0f);
-  for (std::size_t i = 0; i < parameters_.size(); ++i) {
-    Tensor& parameter = parameters_[i];
-    float* sum = sum_.data() + element_offsets_[i];
-    const Tensor grad = parameter.grad();
-    if (grad.defined()) {
-      const Tensor dense = grad.contiguous();
-      ATTN_CHECK(dense.dtype() == DType::Float32 && dense.numel() == parameter.numel(),
-                 "data-parallel training: parameter ", i, " is ", parameter.describe(),
-                 " but its gradient is ", grad.describe());
-      if (sum_started_) {
-        add_into(sum, dense.data<float>(), parameter.numel());
-      } else {
-        std::memcpy(sum, dense.data<float>(), static_cast<std::size_t>(bytes_of(parameter.numel())));
-      }
-      has_gradient_[i] = 1;
-    } else if (sum_started_) {
-      add_zeros_into(sum, parameter.numel());
+// Adds (or, for the first micro-batch, copies) parameter `index`'s gradient into the sum;
+// zeros for a parameter without one. Drops the gradient.
+void DataParallel::pack_gradient(std::size_t index, bool first) {
+  Tensor& parameter = parameters_[index];
+  float* sum = sum_.data() + element_offsets_[index];
+  const Tensor grad = parameter.grad();
+  if (grad.defined()) {
+    const Tensor dense = grad.contiguous();
+    ATTN_CHECK(dense.dtype() == DType::Float32 && dense.numel() == parameter.numel(),
+               "data-parallel training: parameter ", index, " is ", parameter.describe(),
+               " but its gradient is ", grad.describe());
+    if (first) {
+      std::memcpy(sum, dense.data<float>(), static_cast<std::size_t>(bytes_of(parameter.numel())));
+    } else {
+      add_into(sum, dense.data<float>(), parameter.numel());
     }
-    parameter.zero_grad();
+    has_gradient_[index] = 1;
+  } else if (first) {
+    std::fill(sum, sum + parameter.numel(), 0.0f);
+  } else {
+    add_zeros_into(sum, parameter.numel());
   }
+  parameter.zero_grad();
+}
+
+void DataParallel::accumulate_gradients() {
+  if (!sum_started_) sum_.resize(static_cast<std::size_t>(total_elements()));
+  for (std::size_t i = 0; i < parameters_.size(); ++i) pack_gradient(i, !sum_started_);
   sum_started_ = true;
 }
 
 void DataParallel::discard_gradients() {
+  for (auto& exchange : pending_) exchange->wait();  // the buffers must outlive them
+  pending_.clear();
+  exchanged_ = false;
   sum_started_ = false;
   has_gradient_.assign(parameters_.size(), 0);
   for (Tensor& parameter : parameters_) parameter.zero_grad();
 }
 
+void DataParallel::make_buckets(std::int64_t bucket_bytes) {
+  buckets_.clear();
+  bucket_bytes_ = bucket_bytes;
+  bucket_of_.assign(parameters_.size(), 0);
+  std::size_t last = parameters_.size();
+  while (last > 0) {
+    std::size_t first = last;
+    std::int64_t bytes = 0;
+    while (first > 0 && (first == last || bytes < bucket_bytes)) {
+      --first;
+      bytes += bytes_of(parameters_[first].numel());
+    }
+    for (std::size_t i = first; i < last; ++i) bucket_of_[i] = buckets_.size();
+    buckets_.emplace_back(first, last);
+    last = first;
+  }
+  for (std::size_t i = 0; i < parameters_.size(); ++i) index_of_[parameters_[i].impl()] = i;
+}
+
+void DataParallel::start_overlapped_backward(std::int64_t bucket_bytes) {
+  ATTN_CHECK(bucket_bytes > 0, "data-parallel training: buckets need a positive size, got ",
+             bucket_bytes, " bytes");
+  if (buckets_.empty() || bucket_bytes != bucket_bytes_) make_buckets(bucket_bytes);
+  discard_gradients();
+  sum_.resize(static_cast<std::size_t>(total_elements()));
+  received_.resize(static_cast<std::size_t>(owned_elements()) * static_cast<std::size_t>(size()));
+  finished_in_.assign(buckets_.size(), 0);
+  next_bucket_ = 0;
+}
+
+void DataParallel::on_leaf_done(const Tensor& leaf) {
+  const auto found = index_of_.find(leaf.impl());
+  if (found == index_of_.end()) return;
+  const std::size_t bucket = bucket_of_[found->second];
+  finished_in_[bucket] += 1;
+  auto complete = [&](std::size_t index) {
+    return finished_in_[index] == buckets_[index].second - buckets_[index].first;
+  };
+  while (next_bucket_ < buckets_.size() && complete(next_bucket_)) start_bucket(next_bucket_++);
+  // Open MPI moves a started exchange along only inside MPI calls.
+  for (auto& exchange : pending_) exchange->test();
+}
+
+void DataParallel::finish_overlapped_backward() {
+  while (next_bucket_ < buckets_.size()) start_bucket(next_bucket_++);
+  sum_started_ = true;
+}
+
+// Sends the shards of bucket `bucket` of the sum to their owners, and receives this rank's
+// part of it from every rank into its place in received_.
+void DataParallel::start_bucket(std::size_t bucket) {
+  Stopwatch stopwatch(counters_.seconds);
+  const auto [first, last] = buckets_[bucket];
+  for (std::size_t i = first; i < last; ++i) pack_gradient(i, true);
+  const auto ranks = static_cast<std::size_t>(size());
+  auto overlap = [&](std::size_t rank) {  // parameters of the bucket that `rank` owns
+    return std::pair{std::clamp(first, first_owned_[rank], first_owned_[rank + 1]),
+                     std::clamp(last, first_owned_[rank], first_owned_[rank + 1])};
+  };
+  dist::Placement send, receive;
+  const auto [own_first, own_last] = overlap(static_cast<std::size_t>(rank()));
+  const std::int64_t own_offset = element_offsets_[own_first] - element_offsets_[first_owned()];
+  const std::int64_t own_count = element_offsets_[own_last] - element_offsets_[own_first];
+  for (std::size_t rank = 0; rank < ranks; ++rank) {
+    const auto [rank_first, rank_last] = overlap(rank);
+    send.offsets.push_back(bytes_of(element_offsets_[rank_first]));
+    send.counts.push_back(bytes_of(element_offsets_[rank_last] - element_offsets_[rank_first]));
+    receive.offsets.push_back(bytes_of(static_cast<std::int64_t>(rank) * owned_elements() + own_offset));
+    receive.counts.push_back(bytes_of(own_count));
+  }
+  pending_.push_back(communicator_.start_all_to_all(
+      std::as_bytes(std::span<const float>(sum_)), send,
+      std::as_writable_bytes(std::span<float>(received_)), receive));
+  counters_.bytes_sent += bytes_of(element_offsets_[last] - element_offsets_[first] - own_count);
+  exchanged_ = true;
+}
+
 void DataParallel::reduce_gradients() {
   ATTN_CHECK(sum_started_, "data-parallel training: reduce_gradients before any micro-batch");
   Stopwatch stopwatch(counters_.seconds);
-  const auto ranks = static_cast<std::size_t>(size());
-  const std::int64_t owned = owned_elements();
-  // Rank q's shard of every rank's sum arrives at rank q, one copy per sender in rank order.
-  const std::vector<std::int64_t> send_counts = shard_bytes();
-  const std::vector<std::int64_t> receive_counts(ranks, bytes_of(owned));
-  std::vector<float> received(static_cast<std::size_t>(owned) * ranks);
-  communicator_.all_to_all(std::as_bytes(std::span<const float>(sum_)), send_counts,
-                           std::as_writable_bytes(std::span<float>(received)), receive_counts);
-  counters_.bytes_sent += bytes_of(total_elements() - owned);
+  if (exchanged_) {
+    for (auto& exchange : pending_) exchange->wait();
+    pending_.clear();
+  } else {
+    // Rank q's shard of every rank's sum arrives at rank q, one copy per sender in rank order.
+    const std::int64_t owned = owned_elements();
+    const std::vector<std::int64_t> receive_counts(static_cast<std::size_t>(size()), bytes_of(owned));
+    received_.resize(static_cast<std::size_t>(owned) * static_cast<std::size_t>(size()));
+    communicator_.all_to_all(std::as_bytes(std::span<const float>(sum_)), shard_bytes(),
+                             std::as_writable_bytes(std::span<float>(received_)), receive_counts);
+    counters_.bytes_sent += bytes_of(total_elements() - owned);
+  }
   counters_.exchanges += 1;
-  float* total = received.data();
+  combine_received();
+}
+
+// Adds every rank's copy of this shard in rank order and sets the totals as gradients.
+void DataParallel::combine_received() {
+  const auto ranks = static_cast<std::size_t>(size());
+  const auto owned = static_cast<std::size_t>(owned_elements());
+  float* total = received_.data();
   for (std::size_t rank = 1; rank < ranks; ++rank) {
-    add_into(total, received.data() + rank * static_cast<std::size_t>(owned), owned);
+    add_into(total, received_.data() + rank * owned, static_cast<std::int64_t>(owned));
   }
   // A parameter has a gradient when some micro-batch of some rank reached it.
   const std::vector<std::uint8_t> reached = dist::all_gather_vector(communicator_, has_gradient_);
@@ -155,6 +251,7 @@ void DataParallel::reduce_gradients() {
     parameters_[i].set_grad(grad);
   }
   sum_started_ = false;
+  exchanged_ = false;
   has_gradient_.assign(parameters_.size(), 0);
 }
 

@@ -41,6 +41,7 @@ void MetricsLog::write(const TrainRecord& record) {
                {"elapsed_seconds", number(record.elapsed_seconds)}};
   if (record.communication_seconds) json["communication_seconds"] = number(*record.communication_seconds);
   if (record.bytes_sent) json["bytes_sent"] = number(*record.bytes_sent);
+  if (record.optimizer_state_bytes) json["optimizer_state_bytes"] = number(*record.optimizer_state_bytes);
   write_line(json.dump());
 }
 

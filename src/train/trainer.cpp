@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <iostream>
 
+#include "attn/autograd/engine.h"
 #include "attn/autograd/grad_mode.h"
 #include "attn/core/error.h"
 #include "attn/core/parallel.h"
@@ -508,6 +509,12 @@ Trainer::StepOutcome Trainer::update_in_slices(std::int64_t epoch, std::int64_t 
   SliceStreams streams(generators_of(task_));
   SlicesSummary mine;
   std::int64_t batch_tokens = 0;
+  // With one micro-batch per rank, gradient buckets are exchanged during its backward pass.
+  const bool overlap = options_.overlap_communication && is_sharded() && per_rank == 1;
+  if (overlap) {
+    data_parallel_->start_overlapped_backward(
+        static_cast<std::int64_t>(options_.bucket_megabytes * 1024.0 * 1024.0));
+  }
   for (std::int64_t local = 0; local < per_rank; ++local) {
     const std::int64_t slice = communicator_->rank() * per_rank + local;
     streams.enter(slice);
@@ -516,9 +523,10 @@ Trainer::StepOutcome Trainer::update_in_slices(std::int64_t epoch, std::int64_t 
     batch_tokens = result.batch_tokens;
     ATTN_CHECK(batch_tokens >= 1, "train: a task that cuts its batches must report batch_tokens "
                ">= 1; at step ", step, " got ", batch_tokens);
-    if (result.num_tokens > 0) backward_slice(result, batch_tokens, step, mine);
-    data_parallel_->accumulate_gradients();
+    if (result.num_tokens > 0) backward_slice(result, batch_tokens, step, mine, overlap);
+    if (!overlap) data_parallel_->accumulate_gradients();
   }
+  if (overlap) data_parallel_->finish_overlapped_backward();
   streams.finish(slices);
 
   StepOutcome outcome;
@@ -555,13 +563,16 @@ Trainer::StepOutcome Trainer::update_in_slices(std::int64_t epoch, std::int64_t 
 // Backward of one micro-batch, its mean loss weighted by its share of the batch's units so
 // that the added gradients are those of the batch's mean loss.
 void Trainer::backward_slice(const StepResult& result, std::int64_t batch_tokens,
-                             std::int64_t step, SlicesSummary& summary) {
+                             std::int64_t step, SlicesSummary& summary, bool overlap) {
   const double loss = checked_loss(result, step);
   summary.loss_sum += loss * static_cast<double>(result.num_tokens);
   summary.tokens += result.num_tokens;
   if (!std::isfinite(loss)) return;  // the whole update is skipped
   const double share = static_cast<double>(result.num_tokens) / static_cast<double>(batch_tokens);
-  result.loss.backward(Tensor::full(result.loss.shape(), share, result.loss.dtype()));
+  autograd::BackwardOptions options;
+  if (overlap) options.on_leaf_done = [this](const Tensor& leaf) { data_parallel_->on_leaf_done(leaf); };
+  autograd::backward(result.loss, Tensor::full(result.loss.shape(), share, result.loss.dtype()),
+                     options);
 }
 
 void Trainer::account_step(Session& session, const StepOutcome& outcome) {
@@ -620,6 +631,13 @@ void Trainer::after_step(Session& session, std::int64_t step_epoch, bool epoch_e
 }
 
 void Trainer::log_window(Session& session, std::int64_t step_epoch) {
+  // Every rank takes part in this gather; only rank 0 writes.
+  std::optional<double> optimizer_state_bytes;
+  if (data_parallel_) {
+    const std::vector<std::int64_t> bytes =
+        dist::all_gather_value(*communicator_, optimizer_->state_bytes());
+    optimizer_state_bytes = static_cast<double>(*std::max_element(bytes.begin(), bytes.end()));
+  }
   if (!session.log) return;
   Clock::time_point now = Clock::now();
   double window_seconds = seconds_between(session.rate_start, now);
@@ -638,6 +656,7 @@ void Trainer::log_window(Session& session, std::int64_t step_epoch) {
                          ? state_.window_grad_norm_sum / static_cast<double>(state_.window_steps)
                          : NAN;
   record.elapsed_seconds = elapsed_seconds(session);
+  record.optimizer_state_bytes = optimizer_state_bytes;
   if (is_sharded()) {
     const ExchangeCounters counters = data_parallel_->take_counters();
     const double steps = static_cast<double>(std::max<std::int64_t>(counters.exchanges, 1));

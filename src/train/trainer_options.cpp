@@ -82,6 +82,8 @@ void check_loop_settings(const TrainerOptions& options) {
   ATTN_CHECK(options.threads >= 0, "train.threads must be >= 0; got ", options.threads);
   ATTN_CHECK(options.max_bad_steps >= 0, "train.max_bad_steps must be >= 0; got ",
              options.max_bad_steps);
+  ATTN_CHECK(options.bucket_megabytes > 0 && std::isfinite(options.bucket_megabytes),
+             "train.bucket_megabytes must be > 0; got ", options.bucket_megabytes);
   ATTN_CHECK(options.check_replicas_every >= 0, "train.check_replicas_every must be >= 0; got ",
              options.check_replicas_every);
   ATTN_CHECK(options.accumulate_steps >= 1, "train.accumulate_steps must be >= 1; got ",
@@ -116,6 +118,11 @@ Schema trainer_schema() {
       .add("accumulate_steps", d.accumulate_steps,
            "micro-batches per process that each batch is cut into; their gradients are added "
            "before one update")
+      .add("overlap_communication", d.overlap_communication,
+           "with several processes and one micro-batch each: exchange gradients during the "
+           "backward pass, bucket by bucket")
+      .add("bucket_megabytes", d.bucket_megabytes,
+           "size of the gradient buckets exchanged during the backward pass")
       .add("check_replicas_every", d.check_replicas_every,
            "with several processes: steps between checks that every process holds the same "
            "parameters (0: never)")
@@ -162,6 +169,8 @@ TrainerOptions trainer_options(const Config& config) {
   o.max_bad_steps = integer("max_bad_steps");
   o.accumulate_steps = integer("accumulate_steps");
   o.check_replicas_every = integer("check_replicas_every");
+  o.overlap_communication = flag("overlap_communication");
+  o.bucket_megabytes = real("bucket_megabytes");
   o.max_steps = integer("max_steps");
   o.max_epochs = integer("max_epochs");
   o.max_minutes = real("max_minutes");

@@ -166,5 +166,35 @@ TEST(Autograd, ManyReadsOfOneOutputSumTheirGradients) {
   EXPECT_EQ(x.grad().to_vector<double>(), (std::vector<double>{222, 222}));
 }
 
+// The hook sees each leaf once, with its final gradient, and the leaf nearest the output
+// (read last in the forward pass) before the one read first.
+TEST(Autograd, LeafDoneHookSeesEachLeafOnceWithItsFinalGradient) {
+  Tensor first = parameter({1, 2});
+  Tensor second = parameter({3, 4});
+  Tensor hidden = first * 2.0 + first;  // `first` read by two ops
+  Tensor loss = ops::sum(hidden * second);
+  std::vector<std::pair<std::string, std::vector<double>>> seen;
+  autograd::BackwardOptions options;
+  options.on_leaf_done = [&](const Tensor& leaf) {
+    seen.emplace_back(leaf.same_impl(first) ? "first" : "second", leaf.grad().to_vector<double>());
+  };
+  autograd::backward(loss, Tensor(), options);
+  ASSERT_EQ(seen.size(), 2u);
+  EXPECT_EQ(seen[0].first, "second");
+  EXPECT_EQ(seen[0].second, (std::vector<double>{3, 6}));  // hidden = 3 * first
+  EXPECT_EQ(seen[1].first, "first");
+  EXPECT_EQ(seen[1].second, (std::vector<double>{9, 12}));  // 3 * second
+  EXPECT_EQ(first.grad().to_vector<double>(), seen[1].second);
+}
+
+TEST(Autograd, LeafDoneHookOnALeafRoot) {
+  Tensor x = parameter({5});
+  int calls = 0;
+  autograd::BackwardOptions options;
+  options.on_leaf_done = [&](const Tensor& leaf) { calls += leaf.same_impl(x); };
+  autograd::backward(x, Tensor(), options);
+  EXPECT_EQ(calls, 1);
+}
+
 }  // namespace
 }  // namespace attn

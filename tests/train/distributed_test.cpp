@@ -245,6 +245,16 @@ TEST_F(DistributedTraining, TwoRanksGiveTheBitsOfOneProcessAccumulatingTwoLangua
   expect_ranks_match_accumulation(language_model_config(), 2);
 }
 
+// Many small buckets (a kilobyte each) exchanged during backward, against no overlap at all.
+TEST_F(DistributedTraining, OverlappedBucketsGiveTheBitsOfTheExchangeAfterBackward) {
+  const std::string config = translation_config("transformer");
+  ASSERT_EQ(train(2, config, run_path("buckets"), "train.bucket_megabytes=0.001").status, 0);
+  ASSERT_EQ(train(2, config, run_path("after"), "train.overlap_communication=false").status, 0);
+  expect_same_bits(run_path("buckets"), run_path("after"));
+  ASSERT_EQ(train(1, config, run_path("one"), "train.accumulate_steps=2").status, 0);
+  expect_same_bits(run_path("after"), run_path("one"));
+}
+
 // Uneven slices, and a batch of two examples where one of three ranks gets none.
 TEST_F(DistributedTraining, ThreeRanksWithAnUnevenBatchGiveTheBitsOfAccumulatingThree) {
   const std::string config = classification_config();

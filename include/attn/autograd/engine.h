@@ -1,6 +1,8 @@
 // Reverse-mode differentiation over the recorded tape.
 #pragma once
 
+#include <functional>
+
 #include "attn/core/tensor.h"
 
 namespace attn::autograd {
@@ -9,6 +11,11 @@ struct BackwardOptions {
   // Keep the backward closures (and the tensors they saved) after running them, so that
   // backward can run through the same graph again.
   bool retain_graph = false;
+  // Called once for each leaf that requires a gradient, as soon as the last node that can add
+  // to its gradient has run (whether it added anything or not): from then on the leaf's
+  // .grad is final. Data-parallel training starts exchanging gradients from here while the
+  // rest of the backward pass runs.
+  std::function<void(const Tensor& leaf)> on_leaf_done;
 };
 
 // Propagates `grad_output` (ones for a one-element root when undefined) from `root` to

@@ -25,6 +25,21 @@
 
 namespace attn::dist {
 
+// An exchange started by Communicator::start_all_to_all. Its buffers must stay untouched
+// until wait() returns (or test() has returned true).
+class PendingExchange {
+ public:
+  virtual ~PendingExchange() = default;
+  // Lets the transport progress; true once the exchange is complete.
+  virtual bool test() = 0;
+  virtual void wait() = 0;
+};
+
+// Where each rank's part of a buffer lies: byte offsets and counts, one per rank.
+struct Placement {
+  std::vector<std::int64_t> offsets, counts;
+};
+
 class Communicator {
  public:
   virtual ~Communicator() = default;
@@ -41,6 +56,13 @@ class Communicator {
   virtual void all_to_all(std::span<const std::byte> send, std::span<const std::int64_t> send_counts,
                           std::span<std::byte> receive,
                           std::span<const std::int64_t> receive_counts) = 0;
+  // The same exchange, started without waiting for it, with each part placed anywhere in
+  // its buffer. Exchanges started by several calls complete in any order, but every rank
+  // must start them in the same order.
+  virtual std::unique_ptr<PendingExchange> start_all_to_all(std::span<const std::byte> send,
+                                                            const Placement& send_parts,
+                                                            std::span<std::byte> receive,
+                                                            const Placement& receive_parts) = 0;
   // Every rank contributes `send` (counts[rank()] bytes); every rank receives all the
   // contributions one after another in rank order.
   virtual void all_gather(std::span<const std::byte> send, std::span<std::byte> receive,

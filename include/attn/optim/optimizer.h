@@ -46,6 +46,9 @@ class Optimizer {
   const std::vector<Tensor>& parameters() const { return parameters_; }
   const std::string& name() const { return name_; }
 
+  // Bytes of every buffer this optimizer keeps (moments, ...): its memory beside the model.
+  std::int64_t state_bytes() const;
+
   // Copies of every state tensor, named as described at the top of this file.
   std::map<std::string, Tensor> state_dict() const;
   // Replaces all state (learning rate included) with copies of `state`. Throws attn::Error

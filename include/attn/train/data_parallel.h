@@ -19,7 +19,9 @@
 
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "attn/core/tensor.h"
@@ -57,6 +59,18 @@ class DataParallel {
   void accumulate_gradients();
   // Forgets this rank's sum (a skipped update).
   void discard_gradients();
+
+  // Overlap, for one micro-batch per rank: the parameters form buckets of about
+  // bucket_bytes, last parameters first (backward finishes their gradients first). A
+  // bucket's exchange starts as soon as backward has finished all its gradients, the
+  // buckets in the same order on every rank; reduce_gradients() then waits and adds. The
+  // sums are the same bits as without overlap.
+  void start_overlapped_backward(std::int64_t bucket_bytes);
+  // For autograd::BackwardOptions::on_leaf_done: that leaf's gradient is final.
+  void on_leaf_done(const Tensor& leaf);
+  // Starts the buckets that backward did not finish (parameters it never reached, or no
+  // backward at all), in order.
+  void finish_overlapped_backward();
   // Exchanges the shards of every rank's sum and sets their total, added in rank order, as
   // the gradient of each owned parameter that some micro-batch of some rank reached. Other
   // parameters are left without a gradient, so the optimizer skips them as it would in one
@@ -87,6 +101,10 @@ class DataParallel {
  private:
   std::int64_t shard_elements(std::size_t rank) const;
   std::vector<std::int64_t> shard_bytes() const;
+  void make_buckets(std::int64_t bucket_bytes);
+  void pack_gradient(std::size_t index, bool first);
+  void start_bucket(std::size_t bucket);
+  void combine_received();
   std::vector<Tensor> parameters_;
   dist::Communicator& communicator_;
   std::vector<std::int64_t> element_offsets_;  // per parameter, and the total at the end
@@ -95,6 +113,16 @@ class DataParallel {
   std::vector<std::uint8_t> has_gradient_;     // per parameter: some micro-batch reached it
   bool sum_started_ = false;
   ExchangeCounters counters_;
+  // Overlap: buckets as [first, last) parameter ranges, bucket 0 holding the last ones.
+  std::vector<std::pair<std::size_t, std::size_t>> buckets_;
+  std::int64_t bucket_bytes_ = 0;  // what buckets_ were made for
+  std::vector<std::size_t> bucket_of_;       // per parameter
+  std::vector<std::size_t> finished_in_;     // per bucket: parameters whose gradient is final
+  std::size_t next_bucket_ = 0;
+  std::unordered_map<const TensorImpl*, std::size_t> index_of_;
+  std::vector<std::unique_ptr<dist::PendingExchange>> pending_;
+  std::vector<float> received_;  // [rank][owned elements]: every rank's copy of this shard
+  bool exchanged_ = false;       // received_ holds this update's exchange
 };
 
 }  // namespace attn::train

@@ -38,6 +38,9 @@ struct TrainRecord {
   // and parameter exchanges, and the payload it sent. Written only when set.
   std::optional<double> communication_seconds;
   std::optional<double> bytes_sent;
+  // Micro-batches (several processes, or accumulate_steps > 1): the largest optimizer
+  // state any rank holds, in bytes (it falls as 1 / processes).
+  std::optional<double> optimizer_state_bytes;
 };
 
 struct ValidationRecord {

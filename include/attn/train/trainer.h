@@ -85,6 +85,8 @@ struct TrainerOptions {
   std::int64_t max_bad_steps = 10;    // non-finite steps in a row that are skipped; then stop
   std::int64_t accumulate_steps = 1;  // micro-batches per process per batch (data_parallel.h)
   std::int64_t check_replicas_every = 0;  // steps between parameter-hash comparisons of ranks
+  bool overlap_communication = true;      // exchange gradient buckets during backward
+  double bucket_megabytes = 4.0;          // size of those buckets
 
   std::int64_t max_steps = 0;  // limits: 0 means none; at least one must be set
   std::int64_t max_epochs = 0;
@@ -187,7 +189,7 @@ class Trainer {
   StepOutcome update_whole_batch(std::int64_t epoch, std::int64_t batch_index);
   StepOutcome update_in_slices(std::int64_t epoch, std::int64_t batch_index);
   void backward_slice(const StepResult& result, std::int64_t batch_tokens, std::int64_t step,
-                      SlicesSummary& summary);
+                      SlicesSummary& summary, bool overlap);
   bool is_writer() const;   // rank 0: writes files, shows progress, validates
   bool is_sharded() const;  // more than one process
   void check_job_agrees() const;
