@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Training throughput of the main job's Transformer (configs/bible_transformer.toml) in one
 # process with T threads against P processes with T/P threads each (mpirun on this machine),
-# measured in one run, alternating the two layouts ROUNDS times:
+# with and without the gradient exchange overlapping the backward pass, measured in one run,
+# alternating the three layouts ROUNDS times:
 #
 #   bench/compare_distributed.sh [--steps N] [--rounds R] [--processes P] [--threads T]
 #                                [--out DIR]
@@ -48,9 +49,13 @@ common=(--config configs/bible_transformer.toml --max-steps "$steps" --max-minut
 for round in $(seq 1 "$rounds"); do
   "$attn" train "${common[@]}" --run-dir "$out/run-one-$round" train.threads="$threads" \
     >"$out/run-one-$round.log" 2>&1
-  mpirun --bind-to none --oversubscribe -np "$processes" -x GOMP_SPINCOUNT "$attn" train \
-    "${common[@]}" --run-dir "$out/run-ranks-$round" train.threads=$((threads / processes)) \
-    >"$out/run-ranks-$round.log" 2>&1
+  for overlap in true false; do
+    name="run-ranks-$round"
+    [[ "$overlap" == true ]] || name="run-after-$round"
+    mpirun --bind-to none --oversubscribe -np "$processes" -x GOMP_SPINCOUNT "$attn" train \
+      "${common[@]}" --run-dir "$out/$name" train.threads=$((threads / processes)) \
+      train.overlap_communication="$overlap" >"$out/$name.log" 2>&1
+  done
 done
 
 python3 - "$out" "$rounds" "$processes" "$threads" <<'PYTHON' | tee "$out/summary.txt"
@@ -73,8 +78,12 @@ def seconds_per_step(rows):
     return (rows[-1]["elapsed_seconds"] - rows[0]["elapsed_seconds"]) / (rows[-1]["step"] - rows[0]["step"])
 
 ones, ranks, exchange, sent, state, step_seconds = [], [], [], [], [], []
+after, after_exchange = [], []
 for r in range(1, rounds + 1):
     ones.append(throughput(f"run-one-{r}")[0])
+    rate, rows = throughput(f"run-after-{r}")
+    after.append(rate)
+    after_exchange += [row["communication_seconds"] for row in rows]
     rate, rows = throughput(f"run-ranks-{r}")
     ranks.append(rate)
     step_seconds.append(seconds_per_step(records(f"run-ranks-{r}")))
@@ -88,6 +97,10 @@ print(f"1 process x {threads} threads: {statistics.median(ones):.0f} tokens/s "
 print(f"{processes} processes x {threads // processes} threads: {statistics.median(ranks):.0f} tokens/s "
       f"(rounds: {', '.join(f'{x:.0f}' for x in ranks)})")
 print(f"ratio {processes} processes / 1 process: {statistics.median(ranks) / statistics.median(ones):.3f}")
+print(f"{processes} processes, exchange after backward (no overlap): {statistics.median(after):.0f} tokens/s "
+      f"(rounds: {', '.join(f'{x:.0f}' for x in after)}); overlap gains "
+      f"{100 * (statistics.median(ranks) / statistics.median(after) - 1):+.1f}%; "
+      f"exchange time per step {statistics.median(after_exchange) * 1e3:.1f} ms without overlap")
 step = statistics.median(step_seconds)
 print(f"per step with {processes} processes: {step * 1e3:.0f} ms, of which in exchanges "
       f"{statistics.median(exchange) * 1e3:.1f} ms ({100 * statistics.median(exchange) / step:.1f}%), "

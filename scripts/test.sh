@@ -77,7 +77,8 @@ onednn_isa_of() {
 
 # The suite on each SIMD target below the best, with the per-target kernel tests
 # (Targets/...) left out, since the first run already ran them on every target, and the
-# slow 1,000-passage pretrained-model test (its 48-passage sibling runs instead).
+# slow 1,000-passage pretrained-model test (its 48-passage sibling runs instead), and the
+# mpirun tests of distributed training, whose comparisons are between runs on one target.
 run_ctest_lower_simd_targets() {
   local -a targets
   mapfile -t targets < <(build/release/apps/attn info --simd-targets)
@@ -87,7 +88,7 @@ run_ctest_lower_simd_targets() {
     log "-- SIMD target $target (ONEDNN_MAX_CPU_ISA=$(onednn_isa_of "$target"))"
     local log_file="$scratch/ctest-release-$target.log"
     ATTN_SIMD_TARGET="$target" ONEDNN_MAX_CPU_ISA="$(onednn_isa_of "$target")" \
-      ctest --preset release -E '^Targets/|PretrainedMiniLMSlow' 2>&1 | tee "$log_file"
+      ctest --preset release -E '^Targets/|PretrainedMiniLMSlow|DistributedTraining' 2>&1 | tee "$log_file"
     summaries+=("$target: $(grep -E 'tests passed|tests failed' "$log_file" | tail -n 1 || true)")
   done
 }
