@@ -186,7 +186,9 @@ void DataParallel::finish_overlapped_backward() {
 // part of it from every rank into its place in received_.
 void DataParallel::start_bucket(std::size_t bucket) {
   Stopwatch stopwatch(counters_.seconds);
-  const auto [first, last] = buckets_[bucket];
+  // Plain variables: the lambda below cannot capture structured bindings in C++20.
+  const std::size_t first = buckets_[bucket].first;
+  const std::size_t last = buckets_[bucket].second;
   for (std::size_t i = first; i < last; ++i) pack_gradient(i, true);
   const auto ranks = static_cast<std::size_t>(size());
   auto overlap = [&](std::size_t rank) {  // parameters of the bucket that `rank` owns
