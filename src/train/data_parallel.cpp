@@ -266,8 +266,8 @@ double DataParallel::global_grad_norm() {
     owned_sums.push_back(grad.defined() ? 1.0 : 0.0);
     owned_sums.push_back(grad.defined() ? optim::grad_sum_of_squares(grad) : 0.0);
   }
-  std::vector<std::int64_t> counts;
-  for (std::size_t rank = 0; rank + 1 < first_owned_.size(); ++rank) {
+  std::vector<std::int64_t> counts;  // two doubles per parameter of each shard
+  for (std::size_t rank = 0; rank < static_cast<std::size_t>(size()); ++rank) {
     const std::size_t owned = first_owned_[rank + 1] - first_owned_[rank];
     counts.push_back(static_cast<std::int64_t>(2 * owned * sizeof(double)));
   }
@@ -281,38 +281,41 @@ double DataParallel::global_grad_norm() {
   return std::sqrt(sum);
 }
 
+// Parameters [first, last) laid end to end from `flat`, which holds parameter `first` first.
+void DataParallel::copy_parameters_to(std::size_t first, std::size_t last, float* flat) const {
+  for (std::size_t i = first; i < last; ++i) {
+    std::memcpy(flat + (element_offsets_[i] - element_offsets_[first]), parameters_[i].data<float>(),
+                static_cast<std::size_t>(bytes_of(parameters_[i].numel())));
+  }
+}
+
+void DataParallel::copy_parameters_from(std::size_t first, std::size_t last, const float* flat) {
+  for (std::size_t i = first; i < last; ++i) {
+    std::memcpy(parameters_[i].data<float>(), flat + (element_offsets_[i] - element_offsets_[first]),
+                static_cast<std::size_t>(bytes_of(parameters_[i].numel())));
+  }
+}
+
 void DataParallel::all_gather_parameters() {
   if (size() == 1) return;
   Stopwatch stopwatch(counters_.seconds);
-  std::vector<float> whole(static_cast<std::size_t>(total_elements()));
-  const std::int64_t base = element_offsets_[first_owned()];
   std::vector<float> owned(static_cast<std::size_t>(owned_elements()));
-  for (std::size_t i = first_owned(); i < last_owned(); ++i) {
-    std::memcpy(owned.data() + (element_offsets_[i] - base), parameters_[i].data<float>(),
-                static_cast<std::size_t>(bytes_of(parameters_[i].numel())));
-  }
+  copy_parameters_to(first_owned(), last_owned(), owned.data());
+  std::vector<float> whole(static_cast<std::size_t>(total_elements()));
   communicator_.all_gather(std::as_bytes(std::span<const float>(owned)),
                            std::as_writable_bytes(std::span<float>(whole)), shard_bytes());
   counters_.bytes_sent += bytes_of(owned_elements()) * (size() - 1);
-  for (std::size_t i = 0; i < parameters_.size(); ++i) {
-    if (i >= first_owned() && i < last_owned()) continue;
-    std::memcpy(parameters_[i].data<float>(), whole.data() + element_offsets_[i],
-                static_cast<std::size_t>(bytes_of(parameters_[i].numel())));
-  }
+  // This rank's own shard arrives back unchanged; the others replace what it held.
+  copy_parameters_from(0, first_owned(), whole.data());
+  copy_parameters_from(last_owned(), parameters_.size(), whole.data() + element_offsets_[last_owned()]);
 }
 
 void DataParallel::broadcast_parameters() {
   if (size() == 1) return;
   std::vector<float> whole(static_cast<std::size_t>(total_elements()));
-  for (std::size_t i = 0; i < parameters_.size(); ++i) {
-    std::memcpy(whole.data() + element_offsets_[i], parameters_[i].data<float>(),
-                static_cast<std::size_t>(bytes_of(parameters_[i].numel())));
-  }
+  copy_parameters_to(0, parameters_.size(), whole.data());
   communicator_.broadcast(std::as_writable_bytes(std::span<float>(whole)), 0);
-  for (std::size_t i = 0; i < parameters_.size(); ++i) {
-    std::memcpy(parameters_[i].data<float>(), whole.data() + element_offsets_[i],
-                static_cast<std::size_t>(bytes_of(parameters_[i].numel())));
-  }
+  copy_parameters_from(0, parameters_.size(), whole.data());
 }
 
 std::int64_t DataParallel::shard_elements(std::size_t rank) const {

@@ -133,6 +133,12 @@ std::vector<Generator*> generators_of(Task& task) {
   return generators;
 }
 
+// " at step 12 (epoch 0, batch 11)": where a skipped update happened.
+std::string step_location(std::int64_t step, std::int64_t epoch, std::int64_t batch_index) {
+  return " at step " + std::to_string(step) + " (epoch " + std::to_string(epoch) + ", batch " +
+         std::to_string(batch_index) + ")";
+}
+
 // Micro-batch k of an update draws its random numbers (dropout) from its own range of each
 // generator, starting k * kSliceStreamLength after where the update started, so that its
 // masks are the same whichever process computes it and however many micro-batches that
@@ -464,8 +470,7 @@ Trainer::StepOutcome Trainer::update_model(std::int64_t epoch, std::int64_t batc
 
 Trainer::StepOutcome Trainer::update_whole_batch(std::int64_t epoch, std::int64_t batch_index) {
   std::int64_t step = state_.step + 1;  // the update about to happen
-  std::string where = " at step " + std::to_string(step) + " (epoch " + std::to_string(epoch) +
-                      ", batch " + std::to_string(batch_index) + ")";
+  const std::string where = step_location(step, epoch, batch_index);
   task_.model().train();
   optimizer_->zero_grad();
   optim::apply_schedule(*schedule_, *optimizer_);
@@ -499,8 +504,7 @@ struct Trainer::SlicesSummary {
 
 Trainer::StepOutcome Trainer::update_in_slices(std::int64_t epoch, std::int64_t batch_index) {
   const std::int64_t step = state_.step + 1;
-  const std::string where = " at step " + std::to_string(step) + " (epoch " +
-                            std::to_string(epoch) + ", batch " + std::to_string(batch_index) + ")";
+  const std::string where = step_location(step, epoch, batch_index);
   task_.model().train();
   data_parallel_->discard_gradients();
   optim::apply_schedule(*schedule_, *optimizer_);

@@ -143,19 +143,19 @@ class DistributedTraining : public testing::AttnProgramTest {
            std::to_string(processes) + " ";
   }
 
-  // `attn train` on `processes` ranks (1: without mpirun at all).
+  // attn with `arguments` on `processes` ranks (1: without mpirun at all).
+  Outcome launch(int processes, const std::string& arguments) const {
+    const std::string launcher = processes == 1 ? environment() + "timeout 300 " : mpirun(processes);
+    return run_shell(launcher + program_.string() + " " + arguments);
+  }
+
   Outcome train(int processes, const std::string& config, const fs::path& run,
                 const std::string& overrides = "") const {
-    const std::string arguments =
-        "train --config " + config + " --run-dir " + run.string() + " " + overrides;
-    if (processes == 1) return run_shell(environment() + "timeout 300 " + program_.string() + " " + arguments);
-    return run_shell(mpirun(processes) + program_.string() + " " + arguments);
+    return launch(processes, "train --config " + config + " --run-dir " + run.string() + " " + overrides);
   }
 
   Outcome resume(int processes, const fs::path& run, const std::string& overrides) const {
-    const std::string arguments = "train --resume " + run.string() + " " + overrides;
-    if (processes == 1) return run_shell(environment() + "timeout 300 " + program_.string() + " " + arguments);
-    return run_shell(mpirun(processes) + program_.string() + " " + arguments);
+    return launch(processes, "train --resume " + run.string() + " " + overrides);
   }
 
   // Model, optimizer state and trainer state (but the clock) are the same bits.

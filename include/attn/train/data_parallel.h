@@ -102,6 +102,8 @@ class DataParallel {
   std::int64_t shard_elements(std::size_t rank) const;
   std::vector<std::int64_t> shard_bytes() const;
   void make_buckets(std::int64_t bucket_bytes);
+  void copy_parameters_to(std::size_t first, std::size_t last, float* flat) const;
+  void copy_parameters_from(std::size_t first, std::size_t last, const float* flat);
   void pack_gradient(std::size_t index, bool first);
   void start_bucket(std::size_t bucket);
   void combine_received();
