@@ -138,6 +138,10 @@ def config_seeds():
           "seed = 9223372036854775807\n[model]\nunknown = [1, \"a\"]\n")
     write("config", "toml_syntax", "a = \"\\u00e9\\U0001F600\"\nb = 0x1F\nc = 1979-05-27T07:32:00Z\n"
           "[[d]]\ne = { f = [1.0, inf, nan] }\n'g' = '''multi\nline'''\n")
+    # An override whose text is not UTF-8 (once written into a resolved configuration that
+    # could not be read back).
+    write("config", "override_not_utf8", b"[train]\nmax_steps = 3\n\n#overrides\n"
+          b"model.transformer.activation=\xe7\xce\xc6\xc8gelu\ndata.books=Ruth,\xff\n")
 
 
 # ---- tokenizer input -------------------------------------------------------------------

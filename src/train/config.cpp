@@ -16,6 +16,7 @@
 
 #include "attn/core/error.h"
 #include "attn/io/atomic_file.h"
+#include "attn/text/utf8.h"
 
 namespace attn::train {
 namespace {
@@ -41,6 +42,16 @@ void check_choice(const KeySpec& spec, const std::string& value, const std::stri
 }
 
 std::optional<Value> parse_toml_value(std::string_view text, ValueType type);
+
+// A TOML document is UTF-8 by definition, so text that is not (from a command-line override)
+// is refused here rather than written into a resolved configuration that cannot be read back.
+void check_text(std::string_view key, const Value& value, const std::string& source) {
+  std::string context = source + ": key '" + std::string(key) + "'";
+  if (const auto* text = std::get_if<std::string>(&value)) text::check_utf8(*text, context);
+  if (const auto* texts = std::get_if<std::vector<std::string>>(&value)) {
+    for (const std::string& element : *texts) text::check_utf8(element, context);
+  }
+}
 
 std::string_view trim(std::string_view text) {
   const char* spaces = " \t\r\n";
@@ -383,6 +394,7 @@ void Config::set_from(std::string_view key, Value value, const std::string& sour
   ATTN_CHECK(type_of(value) == expected, source, ": key '", key, "' expects ",
              with_article(type_name(expected)), ", found ",
              with_article(type_name(type_of(value))));
+  check_text(key, value, source);
   if (!spec.choices.empty()) check_choice(spec, std::get<std::string>(value), source);
   values_.find(key)->second = std::move(value);
 }

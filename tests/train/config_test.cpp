@@ -155,8 +155,15 @@ TEST(TrainConfig, BadOverridesAreErrorsThatNameThem) {
                {"expects an array of integers"});
   expect_error([&] { config.apply_override("train.schedule=linear"); },
                {"must be one of constant, noam, cosine"});
+  // TOML is UTF-8: text that is not could never be written into a resolved configuration.
+  expect_error([&] { config.apply_override("data.path=caf\xe9"); },
+               {"key 'data.path'", "invalid UTF-8 at byte 3 (0xE9)"});
+  expect_error([&] { config.apply_override("data.books=Ruth,\xff"); },
+               {"key 'data.books'", "invalid UTF-8 at byte 0 (0xFF)"});
+  expect_error([&] { config.set("data.path", std::string("\xc3")); }, {"invalid UTF-8"});
   // A failed override changes nothing.
   EXPECT_EQ(config.get<std::int64_t>("train.max_steps"), 0);
+  EXPECT_EQ(config.get<std::string>("data.path"), Config(test_schema()).get<std::string>("data.path"));
 }
 
 TEST(TrainConfig, MissingOrInvalidFileIsAClearError) {
