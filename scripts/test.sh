@@ -6,9 +6,11 @@
 #      per lower target it has (ATTN_SIMD_TARGET=AVX2, SSE4, ...; oneDNN held to the same
 #      instruction set), so that one machine checks what machines with fewer run
 #   4. install to a temporary prefix, then build and run examples/consumer against it
-#   5. with --asan (or ATTN_CI_SANITIZE=1): build and run the whole suite again under
+#   5. the Python package: build its wheel, install it into fresh environments and run
+#      python/tests with Debian's torch and with PyPI's (scripts/test_python.sh)
+#   6. with --asan (or ATTN_CI_SANITIZE=1): build and run the whole suite again under
 #      AddressSanitizer + UndefinedBehaviorSanitizer (the `asan` preset)
-#   6. with --fuzz (or ATTN_CI_FUZZ=1): build the libFuzzer targets (the `fuzz` preset) and
+#   7. with --fuzz (or ATTN_CI_FUZZ=1): build the libFuzzer targets (the `fuzz` preset) and
 #      run each from its seed corpus for ATTN_FUZZ_SECONDS (default 60), two at a time
 #      (scripts/fuzz.sh)
 # Exits non-zero on the first failure. ATTN_JOBS sets the build parallelism (default: nproc).
@@ -24,7 +26,7 @@ for argument in "$@"; do
     --asan) run_asan=1 ;;
     --fuzz) run_fuzz=1 ;;
     -h | --help)
-      sed -n '2,12p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+      sed -n '2,16p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
       exit 0
       ;;
     *)
@@ -45,7 +47,15 @@ log() { echo "test.sh: $*"; }
 step() {
   local name="$1"
   shift
-  local started=$SECONDS
+  local # pytest's summary line joins the others at the end.
+run_python_tests() {
+  local log_file="$scratch/python.log"
+  scripts/test_python.sh 2>&1 | tee "$log_file"
+  summaries+=("$(grep -E '^=*.*[0-9]+ (passed|failed)' "$log_file" | sed 's/^=* *//; s/ *=*$//' |
+    paste -sd ';' - | sed 's/^/python: /')")
+}
+
+started=$SECONDS
   log "== $name"
   "$@"
   log "== $name: done in $((SECONDS - started)) s"
@@ -113,6 +123,7 @@ step "build release" configure_and_build release
 step "test release" run_ctest release
 step "test release per SIMD target" run_ctest_lower_simd_targets
 step "install + examples/consumer" install_and_build_consumer
+step "python package" run_python_tests
 if [[ "$run_asan" == 1 ]]; then
   step "build asan" configure_and_build asan
   step "test asan" run_ctest asan

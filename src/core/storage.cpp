@@ -2,6 +2,7 @@
 
 #include <cstdlib>
 #include <new>
+#include <utility>
 
 #include "attn/core/error.h"
 
@@ -16,6 +17,19 @@ Storage::Storage(std::size_t bytes) : bytes_(bytes) {
   ATTN_CHECK(data_ != nullptr, "Storage: could not allocate ", bytes, " bytes");
 }
 
-Storage::~Storage() { std::free(data_); }
+Storage::Storage(void* data, std::size_t bytes, std::function<void()> release)
+    : data_(data), bytes_(bytes), release_(std::move(release)) {
+  ATTN_CHECK(data_ != nullptr || bytes_ == 0, "Storage: borrowed memory of ", bytes,
+             " bytes at a null pointer");
+  ATTN_CHECK(static_cast<bool>(release_), "Storage: borrowed memory needs a release function");
+}
+
+Storage::~Storage() {
+  if (release_) {
+    release_();
+  } else {
+    std::free(data_);
+  }
+}
 
 }  // namespace attn

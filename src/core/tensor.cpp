@@ -7,16 +7,26 @@
 namespace attn {
 namespace {
 
-std::shared_ptr<TensorImpl> make_contiguous_impl(const Shape& shape, DType dtype) {
+void check_extents(const Shape& shape) {
   for (std::int64_t extent : shape) {
     ATTN_CHECK(extent >= 0, "Tensor: negative extent in shape ", to_string(shape));
   }
+}
+
+std::shared_ptr<TensorImpl> contiguous_impl(const Shape& shape, DType dtype,
+                                            std::shared_ptr<Storage> storage) {
   auto impl = std::make_shared<TensorImpl>();
-  impl->storage = std::make_shared<Storage>(shape_numel(shape) * dtype_size(dtype));
+  impl->storage = std::move(storage);
   impl->shape = shape;
   impl->strides = contiguous_strides(shape);
   impl->dtype = dtype;
   return impl;
+}
+
+std::shared_ptr<TensorImpl> make_contiguous_impl(const Shape& shape, DType dtype) {
+  check_extents(shape);
+  return contiguous_impl(shape, dtype,
+                         std::make_shared<Storage>(shape_numel(shape) * dtype_size(dtype)));
 }
 
 double load_as_double(const std::byte* address, DType dtype) {
@@ -140,6 +150,14 @@ void strided_copy(const Tensor& source, const Tensor& destination) {
 
 Tensor Tensor::empty(const Shape& shape, DType dtype) {
   return Tensor(make_contiguous_impl(shape, dtype));
+}
+
+Tensor Tensor::borrow(void* data, const Shape& shape, DType dtype,
+                      std::function<void()> release) {
+  check_extents(shape);
+  return Tensor(contiguous_impl(
+      shape, dtype,
+      std::make_shared<Storage>(data, shape_numel(shape) * dtype_size(dtype), std::move(release))));
 }
 
 Tensor Tensor::zeros(const Shape& shape, DType dtype) {

@@ -2,6 +2,7 @@
 
 #include <cmath>
 #include <cstdint>
+#include <vector>
 
 #include "attn/core/random.h"
 #include "attn/core/tensor.h"
@@ -35,6 +36,25 @@ TEST(Tensor, FromVectorChecksTheCount) {
   EXPECT_THROW(Tensor::from_vector<float>({2, 2}, {1, 2, 3}), Error);
   Tensor t = Tensor::from_vector<float>({2, 2}, {1, 2, 3, 4});
   EXPECT_EQ(t.to_vector<float>(), (std::vector<float>{1, 2, 3, 4}));
+}
+
+TEST(Tensor, BorrowedMemoryIsSharedAndReleasedOnceByTheLastView) {
+  std::vector<double> owner = {1, 2, 3, 4, 5, 6};
+  int releases = 0;
+  {
+    Tensor borrowed = Tensor::borrow(owner.data(), {2, 3}, DType::Float64, [&] { ++releases; });
+    EXPECT_EQ(borrowed.raw_data(), owner.data());
+    EXPECT_TRUE(borrowed.is_contiguous());
+    Tensor view = borrowed.as_strided({3}, {1}, 3);  // the second row
+    borrowed = Tensor();
+    EXPECT_EQ(releases, 0);
+    owner[4] = 50;  // no copy: the view sees the owner's writes
+    EXPECT_EQ(view.to_vector<double>(), (std::vector<double>{4, 50, 6}));
+  }
+  EXPECT_EQ(releases, 1);
+  EXPECT_THROW(Tensor::borrow(nullptr, {2}, DType::Float32, [] {}), Error);
+  EXPECT_THROW(Tensor::borrow(owner.data(), {2}, DType::Float64, {}), Error);
+  EXPECT_THROW(Tensor::borrow(owner.data(), {-1}, DType::Float64, [] {}), Error);
 }
 
 TEST(Tensor, StridedViewCopiesInRowMajorOrder) {

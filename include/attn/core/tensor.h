@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <initializer_list>
 #include <memory>
 #include <span>
@@ -52,6 +53,9 @@ class Tensor {
   static Tensor from_vector(const Shape& shape, const std::vector<T>& values);
   static Tensor from_list(const Shape& shape, std::initializer_list<double> values,
                           DType dtype = DType::Float32);
+  // A contiguous tensor over memory that another library owns (as torch::from_blob): no
+  // copy; `release` runs when the last tensor or view over it is destroyed.
+  static Tensor borrow(void* data, const Shape& shape, DType dtype, std::function<void()> release);
 
   // ---- metadata ----
   bool defined() const { return impl_ != nullptr; }
