@@ -18,9 +18,9 @@ source scripts/python_environments.sh
 
 log() { echo "test_python.sh: $*"; }
 
-dist="build/python-dist"
-builder="build/python-builder"
-debian_venv="build/python-venv-debian"
+dist="$repo_root/build/python-dist"
+builder="$repo_root/build/python-builder"
+debian_venv="$repo_root/build/python-venv-debian"
 
 build_wheel() {
   rm -rf "$dist"

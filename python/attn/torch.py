@@ -33,6 +33,7 @@ __all__ = [
     "AdditiveAttention",
     "BilinearAttention",
     "CosineAttention",
+    "MultiheadAttention",
 ]
 
 HAS_CUSTOM_OP = hasattr(torch, "library") and hasattr(torch.library, "custom_op")
@@ -51,17 +52,19 @@ def _masks(key_lengths, allowed, bias):
     return dict(key_lengths=_detached(key_lengths), allowed=allowed, bias=_detached(bias))
 
 
-def _run_forward(q, k, v, v_a, scale, causal, key_lengths, allowed, bias):
+def _run_forward(q, k, v, v_a, scale, causal, key_lengths, allowed, bias, dropout, seed):
     batch, heads, queries, _ = q.shape
     out = q.new_empty((batch, heads, queries, v.shape[-1]))
     lse = q.new_empty((batch, heads, queries))
     _core.set_num_threads(torch.get_num_threads())
     _core.flash_forward(_detached(q), _detached(k), _detached(v), _detached(v_a), scale, causal,
-                        out=out, lse=lse, **_masks(key_lengths, allowed, bias))
+                        dropout=dropout, seed=seed, out=out, lse=lse,
+                        **_masks(key_lengths, allowed, bias))
     return out, lse
 
 
-def _run_backward(grad_out, q, k, v, v_a, out, lse, scale, causal, key_lengths, allowed, bias):
+def _run_backward(grad_out, q, k, v, v_a, out, lse, scale, causal, key_lengths, allowed, bias,
+                  dropout, seed):
     grad_q = q.new_empty(q.shape)
     grad_k = k.new_empty(k.shape)
     grad_v = v.new_empty(v.shape)
@@ -69,7 +72,7 @@ def _run_backward(grad_out, q, k, v, v_a, out, lse, scale, causal, key_lengths, 
     grad_v_a = q.new_empty(v_a.shape) if v_a is not None else q.new_empty((0,))
     _core.set_num_threads(torch.get_num_threads())
     _core.flash_backward(_detached(q), _detached(k), _detached(v), _detached(v_a), scale, causal,
-                         out=_detached(out).contiguous(), lse=_detached(lse).contiguous(),
+                         dropout=dropout, seed=seed, out=_detached(out).contiguous(), lse=_detached(lse).contiguous(),
                          grad_out=grad_out.detach().contiguous(), grad_q=grad_q, grad_k=grad_k,
                          grad_v=grad_v, grad_v_a=grad_v_a if v_a is not None else None,
                          **_masks(key_lengths, allowed, bias))
@@ -93,12 +96,13 @@ if HAS_CUSTOM_OP:
     @torch.library.custom_op("attn::flash_attention_forward", mutates_args=())
     def flash_attention_forward(q: Tensor, k: Tensor, v: Tensor, v_a: Optional[Tensor],
                                 scale: float, causal: bool, key_lengths: Optional[Tensor],
-                                allowed: Optional[Tensor],
-                                bias: Optional[Tensor]) -> Tuple[Tensor, Tensor]:
-        return _run_forward(q, k, v, v_a, scale, causal, key_lengths, allowed, bias)
+                                allowed: Optional[Tensor], bias: Optional[Tensor],
+                                dropout: float, seed: int) -> Tuple[Tensor, Tensor]:
+        return _run_forward(q, k, v, v_a, scale, causal, key_lengths, allowed, bias, dropout,
+                            seed)
 
     @flash_attention_forward.register_fake
-    def _(q, k, v, v_a, scale, causal, key_lengths, allowed, bias):
+    def _(q, k, v, v_a, scale, causal, key_lengths, allowed, bias, dropout, seed):
         batch, heads, queries, _ = q.shape
         return (q.new_empty((batch, heads, queries, v.shape[-1])),
                 q.new_empty((batch, heads, queries)))
@@ -107,13 +111,15 @@ if HAS_CUSTOM_OP:
     def flash_attention_backward(grad_out: Tensor, q: Tensor, k: Tensor, v: Tensor,
                                  v_a: Optional[Tensor], out: Tensor, lse: Tensor, scale: float,
                                  causal: bool, key_lengths: Optional[Tensor],
-                                 allowed: Optional[Tensor], bias: Optional[Tensor]
+                                 allowed: Optional[Tensor], bias: Optional[Tensor],
+                                 dropout: float, seed: int
                                  ) -> Tuple[Tensor, Tensor, Tensor, Tensor]:
         return _run_backward(grad_out, q, k, v, v_a, out, lse, scale, causal, key_lengths,
-                             allowed, bias)
+                             allowed, bias, dropout, seed)
 
     @flash_attention_backward.register_fake
-    def _(grad_out, q, k, v, v_a, out, lse, scale, causal, key_lengths, allowed, bias):
+    def _(grad_out, q, k, v, v_a, out, lse, scale, causal, key_lengths, allowed, bias, dropout,
+          seed):
         grad_v_a = q.new_empty(v_a.shape) if v_a is not None else q.new_empty((0,))
         return q.new_empty(q.shape), k.new_empty(k.shape), v.new_empty(v.shape), grad_v_a
 
@@ -130,24 +136,24 @@ if HAS_CUSTOM_OP:
         return q.new_empty((q.shape[0], len(heads), row_end - row_begin, k.shape[2]))
 
     def _setup_context(ctx, inputs, output):
-        q, k, v, v_a, scale, causal, key_lengths, allowed, bias = inputs
+        q, k, v, v_a, scale, causal, key_lengths, allowed, bias, dropout, seed = inputs
         out, lse = output
         ctx.save_for_backward(q, k, v, v_a, out, lse, key_lengths, allowed, bias)
-        ctx.scale, ctx.causal = scale, causal
+        ctx.constants = scale, causal, dropout, seed
         ctx.mark_non_differentiable(lse)
 
     def _backward(ctx, grad_out, grad_lse):
         q, k, v, v_a, out, lse, key_lengths, allowed, bias = ctx.saved_tensors
+        scale, causal, dropout, seed = ctx.constants
         grad_q, grad_k, grad_v, grad_v_a = flash_attention_backward(
-            grad_out.contiguous(), q, k, v, v_a, out, lse, ctx.scale, ctx.causal, key_lengths,
-            allowed, bias)
-        return (grad_q, grad_k, grad_v, grad_v_a if v_a is not None else None, None, None, None,
-                None, None)
+            grad_out.contiguous(), q, k, v, v_a, out, lse, scale, causal, key_lengths, allowed,
+            bias, dropout, seed)
+        return (grad_q, grad_k, grad_v, grad_v_a if v_a is not None else None) + (None,) * 7
 
     flash_attention_forward.register_autograd(_backward, setup_context=_setup_context)
 
-    def _fused(q, k, v, v_a, scale, causal, key_lengths, allowed, bias):
-        return flash_attention_forward(q, k, v, v_a, scale, causal, key_lengths, allowed, bias)
+    def _fused(*arguments):
+        return flash_attention_forward(*arguments)
 
     def _weights(*arguments):
         return weights_from_lse_op(*arguments)
@@ -158,24 +164,25 @@ else:
         """The same kernels for a torch without torch.library.custom_op."""
 
         @staticmethod
-        def forward(ctx, q, k, v, v_a, scale, causal, key_lengths, allowed, bias):
-            out, lse = _run_forward(q, k, v, v_a, scale, causal, key_lengths, allowed, bias)
+        def forward(ctx, q, k, v, v_a, scale, causal, key_lengths, allowed, bias, dropout, seed):
+            out, lse = _run_forward(q, k, v, v_a, scale, causal, key_lengths, allowed, bias,
+                                    dropout, seed)
             ctx.save_for_backward(q, k, v, v_a, out, lse, key_lengths, allowed, bias)
-            ctx.scale, ctx.causal = scale, causal
+            ctx.constants = scale, causal, dropout, seed
             ctx.mark_non_differentiable(lse)
             return out, lse
 
         @staticmethod
         def backward(ctx, grad_out, grad_lse):
             q, k, v, v_a, out, lse, key_lengths, allowed, bias = ctx.saved_tensors
+            scale, causal, dropout, seed = ctx.constants
             grad_q, grad_k, grad_v, grad_v_a = _run_backward(
-                grad_out, q, k, v, v_a, out, lse, ctx.scale, ctx.causal, key_lengths, allowed,
-                bias)
-            return (grad_q, grad_k, grad_v, grad_v_a if v_a is not None else None, None, None,
-                    None, None, None)
+                grad_out, q, k, v, v_a, out, lse, scale, causal, key_lengths, allowed, bias,
+                dropout, seed)
+            return (grad_q, grad_k, grad_v, grad_v_a if v_a is not None else None) + (None,) * 7
 
-    def _fused(q, k, v, v_a, scale, causal, key_lengths, allowed, bias):
-        return _FusedAttention.apply(q, k, v, v_a, scale, causal, key_lengths, allowed, bias)
+    def _fused(*arguments):
+        return _FusedAttention.apply(*arguments)
 
     def _weights(*arguments):
         with torch.no_grad():
@@ -271,17 +278,26 @@ def _last_dim_contiguous(tensor):
 
 def attention(q, k, v, score="scaled_dot", *, scale=None, w=None, w_q=None, w_k=None, v_a=None,
               learned_scale=None, mask=None, key_padding_mask=None, key_lengths=None,
-              causal=False, need_weights=False, return_lse=False):
+              causal=False, need_weights=False, return_lse=False, dropout=0.0):
     """attn.attention for torch tensors, differentiable in q, k, v and the score parameters
     (w, w_q, w_k, v_a, learned_scale). Arguments and results as attn.attention; q, k, v may
     be any [B, H, N, d] views whose last dimension is contiguous (no copy is made), such as
     x.view(B, N, H, d).transpose(1, 2). The float mask is added to the scores but not
-    differentiated."""
+    differentiated.
+
+    dropout: the probability of dropping each attention weight (as
+    scaled_dot_product_attention's dropout_p; give 0 outside training). The elements dropped
+    follow a seed drawn from torch's generator, so torch.manual_seed makes them repeat; the
+    weights that need_weights returns are those before dropout."""
     _check_inputs(q, k, v)
     kq, kk, kv_a, kscale = _kernel_form(q, k, score, scale, w, w_q, w_k, v_a, learned_scale)
     kq, kk, v = _last_dim_contiguous(kq), _last_dim_contiguous(kk), _last_dim_contiguous(v)
     allowed, bias = _kernel_masks(q, k, mask, key_padding_mask)
-    out, lse = _fused(kq, kk, v, kv_a, kscale, bool(causal), key_lengths, allowed, bias)
+    if not 0.0 <= dropout < 1.0:
+        raise ValueError(f"'dropout' must be in [0, 1), got {dropout}")
+    seed = int(torch.randint(0, 2**62, ()).item()) if dropout > 0 else 0
+    out, lse = _fused(kq, kk, v, kv_a, kscale, bool(causal), key_lengths, allowed, bias,
+                      float(dropout), seed)
     extras = ()
     if need_weights:
         extras += (_weights(kq, kk, kv_a, lse, kscale, bool(causal), key_lengths, allowed, bias,
@@ -388,3 +404,140 @@ class CosineAttention(_ScoreAttention):
         if self.learn_scale:
             return dict(learned_scale=self.scale)
         return dict(scale=float(self.scale))
+
+
+class MultiheadAttention(nn.Module):
+    """A drop-in for torch.nn.MultiheadAttention (the same arguments, parameters and state
+    dict) on attn's fused operator. need_weights=True recomputes the weights from the
+    log-sum-exp instead of leaving the fused path, and without it no [L, S] tensor is made.
+
+    Differences: the weights returned under dropout are those before dropout; a float
+    attn_mask or key_padding_mask is added to the scores but not differentiated."""
+
+    def __init__(self, embed_dim, num_heads, dropout=0.0, bias=True, add_bias_kv=False,
+                 add_zero_attn=False, kdim=None, vdim=None, batch_first=False, device=None,
+                 dtype=None):
+        super().__init__()
+        if embed_dim % num_heads != 0:
+            raise ValueError(f"embed_dim {embed_dim} is not divisible by num_heads {num_heads}")
+        factory = dict(device=device, dtype=dtype)
+        self.embed_dim, self.num_heads, self.dropout = embed_dim, num_heads, dropout
+        self.kdim = embed_dim if kdim is None else kdim
+        self.vdim = embed_dim if vdim is None else vdim
+        self._qkv_same_embed_dim = self.kdim == embed_dim and self.vdim == embed_dim
+        self.head_dim = embed_dim // num_heads
+        self.batch_first, self.add_zero_attn = batch_first, add_zero_attn
+        if self._qkv_same_embed_dim:
+            self.in_proj_weight = nn.Parameter(torch.empty(3 * embed_dim, embed_dim, **factory))
+            self.register_parameter("q_proj_weight", None)
+            self.register_parameter("k_proj_weight", None)
+            self.register_parameter("v_proj_weight", None)
+        else:
+            self.q_proj_weight = nn.Parameter(torch.empty(embed_dim, embed_dim, **factory))
+            self.k_proj_weight = nn.Parameter(torch.empty(embed_dim, self.kdim, **factory))
+            self.v_proj_weight = nn.Parameter(torch.empty(embed_dim, self.vdim, **factory))
+            self.register_parameter("in_proj_weight", None)
+        if bias:
+            self.in_proj_bias = nn.Parameter(torch.empty(3 * embed_dim, **factory))
+        else:
+            self.register_parameter("in_proj_bias", None)
+        self.out_proj = nn.Linear(embed_dim, embed_dim, bias=bias, **factory)
+        if add_bias_kv:
+            self.bias_k = nn.Parameter(torch.empty(1, 1, embed_dim, **factory))
+            self.bias_v = nn.Parameter(torch.empty(1, 1, embed_dim, **factory))
+        else:
+            self.bias_k = self.bias_v = None
+        self._reset_parameters()
+
+    def _reset_parameters(self):
+        # torch.nn.MultiheadAttention's initialisation.
+        if self._qkv_same_embed_dim:
+            nn.init.xavier_uniform_(self.in_proj_weight)
+        else:
+            for weight in (self.q_proj_weight, self.k_proj_weight, self.v_proj_weight):
+                nn.init.xavier_uniform_(weight)
+        if self.in_proj_bias is not None:
+            nn.init.constant_(self.in_proj_bias, 0.0)
+            nn.init.constant_(self.out_proj.bias, 0.0)
+        for bias in (self.bias_k, self.bias_v):
+            if bias is not None:
+                nn.init.xavier_normal_(bias)
+
+    def _projections(self, query, key, value):
+        embed = self.embed_dim
+        if self._qkv_same_embed_dim:
+            w_q, w_k, w_v = self.in_proj_weight.split(embed)
+        else:
+            w_q, w_k, w_v = self.q_proj_weight, self.k_proj_weight, self.v_proj_weight
+        b_q = b_k = b_v = None
+        if self.in_proj_bias is not None:
+            b_q, b_k, b_v = self.in_proj_bias.split(embed)
+        linear = torch.nn.functional.linear
+        return linear(query, w_q, b_q), linear(key, w_k, b_k), linear(value, w_v, b_v)
+
+    def forward(self, query, key, value, key_padding_mask=None, need_weights=True,
+                attn_mask=None, average_attn_weights=True, is_causal=False):
+        unbatched = query.dim() == 2
+        if unbatched:
+            query, key, value = query.unsqueeze(0), key.unsqueeze(0), value.unsqueeze(0)
+            if key_padding_mask is not None:
+                key_padding_mask = key_padding_mask.unsqueeze(0)
+        elif not self.batch_first:
+            query, key, value = query.transpose(0, 1), key.transpose(0, 1), value.transpose(0, 1)
+        batch, target, _ = query.shape
+        q, k, v = self._projections(query, key, value)
+        extra_keys = 0
+        if self.bias_k is not None:
+            k = torch.cat([k, self.bias_k.expand(batch, 1, -1)], dim=1)
+            v = torch.cat([v, self.bias_v.expand(batch, 1, -1)], dim=1)
+            extra_keys += 1
+        if self.add_zero_attn:
+            k = torch.cat([k, k.new_zeros(batch, 1, self.embed_dim)], dim=1)
+            v = torch.cat([v, v.new_zeros(batch, 1, self.embed_dim)], dim=1)
+            extra_keys += 1
+        source = k.shape[1]
+
+        def heads(x):  # [B, N, E] -> [B, H, N, head_dim], a view
+            return x.view(batch, x.shape[1], self.num_heads, self.head_dim).transpose(1, 2)
+
+        mask = self._merged_mask(attn_mask, key_padding_mask, batch, target, source, extra_keys,
+                                 q.dtype)
+        result = attention(heads(q), heads(k), heads(v), "scaled_dot", mask=mask,
+                           causal=is_causal and attn_mask is None, need_weights=need_weights,
+                           dropout=self.dropout if self.training else 0.0)
+        out, weights = (result if need_weights else (result, None))
+        out = self.out_proj(out.transpose(1, 2).reshape(batch, target, self.embed_dim))
+        if unbatched:
+            out = out.squeeze(0)
+        elif not self.batch_first:
+            out = out.transpose(0, 1)
+        if weights is not None:
+            weights = weights.mean(dim=1) if average_attn_weights else weights
+            weights = weights.squeeze(0) if unbatched else weights
+        return out, weights
+
+    def _merged_mask(self, attn_mask, key_padding_mask, batch, target, source, extra_keys, dtype):
+        """One mask in attention()'s terms (bool True = may attend, or float added) from
+        MultiheadAttention's (bool True = masked out, or float added)."""
+        masks = []
+        if attn_mask is not None:
+            if attn_mask.dim() == 3:  # [B * H, L, S]
+                attn_mask = attn_mask.view(batch, self.num_heads, target, -1)
+            masks.append(attn_mask)
+        if key_padding_mask is not None:
+            masks.append(key_padding_mask.view(batch, 1, 1, -1))
+        if not masks:
+            return None
+        # The appended bias_k / zero keys are never masked.
+        if extra_keys:
+            masks = [torch.cat([m, m.new_zeros(m.shape[:-1] + (extra_keys,))], dim=-1)
+                     for m in masks]
+        if all(m.dtype == torch.bool for m in masks):
+            masked = masks[0] if len(masks) == 1 else masks[0] | masks[1]
+            return ~masked
+        total = None
+        for m in masks:
+            as_bias = (torch.zeros(m.shape, dtype=dtype).masked_fill(m, float("-inf"))
+                       if m.dtype == torch.bool else m.to(dtype))
+            total = as_bias if total is None else total + as_bias
+        return total

@@ -26,6 +26,8 @@ struct KernelInputs {
   double scale = 1.0;
   bool causal = false;
   OptionalArray key_lengths, allowed, bias;
+  double dropout = 0.0;  // on the weights; the same (seed, element) drops the same in backward
+  std::uint64_t seed = 0;
 };
 
 std::string dims_text(std::int64_t b, std::int64_t h, std::int64_t n, std::int64_t d) {
@@ -140,6 +142,8 @@ kernels::FlashAttentionParams<T> params_from(const KernelInputs& inputs) {
     copy_strides(v, params.v_strides);
   }
   params.scale = inputs.scale;
+  params.dropout = inputs.dropout;
+  params.dropout_seed = inputs.seed;
   if (inputs.v_a) {
     require_dtype(*inputs.v_a, dtype, "v_a");
     require_shape(*inputs.v_a, {params.head_dim}, "v_a");
@@ -232,28 +236,29 @@ void bind_kernels(nb::module_& module) {
   module.def(
       "flash_forward",
       [](InputArray q, InputArray k, InputArray v, OptionalArray v_a, double scale, bool causal,
-         OptionalArray key_lengths, OptionalArray allowed, OptionalArray bias, OutputArray out,
-         OutputArray lse) {
-        KernelInputs inputs{q, k, v, v_a, scale, causal, key_lengths, allowed, bias};
+         OptionalArray key_lengths, OptionalArray allowed, OptionalArray bias, double dropout,
+         std::uint64_t seed, OutputArray out, OutputArray lse) {
+        KernelInputs inputs{q, k, v, v_a, scale, causal, key_lengths, allowed, bias, dropout, seed};
         by_dtype(q, [&](auto zero) { forward<decltype(zero)>(inputs, out, lse); });
       },
       nb::arg("q"), nb::arg("k"), nb::arg("v"), nb::arg("v_a").none(), nb::arg("scale"),
       nb::arg("causal"), nb::arg("key_lengths").none(), nb::arg("allowed").none(),
-      nb::arg("bias").none(), nb::arg("out"), nb::arg("lse"),
+      nb::arg("bias").none(), nb::arg("dropout"), nb::arg("seed"), nb::arg("out"), nb::arg("lse"),
       "Fused attention forward into out [B, H, Nq, dv] and lse [B, H, Nq].");
   module.def(
       "flash_backward",
       [](InputArray q, InputArray k, InputArray v, OptionalArray v_a, double scale, bool causal,
-         OptionalArray key_lengths, OptionalArray allowed, OptionalArray bias, InputArray out,
-         InputArray lse, InputArray grad_out, OutputArray grad_q, OutputArray grad_k,
-         OutputArray grad_v, OptionalOutput grad_v_a) {
-        KernelInputs inputs{q, k, v, v_a, scale, causal, key_lengths, allowed, bias};
+         OptionalArray key_lengths, OptionalArray allowed, OptionalArray bias, double dropout,
+         std::uint64_t seed, InputArray out, InputArray lse, InputArray grad_out,
+         OutputArray grad_q, OutputArray grad_k, OutputArray grad_v, OptionalOutput grad_v_a) {
+        KernelInputs inputs{q, k, v, v_a, scale, causal, key_lengths, allowed, bias, dropout, seed};
         BackwardArrays arrays{out, lse, grad_out, grad_q, grad_k, grad_v, grad_v_a};
         by_dtype(q, [&](auto zero) { backward<decltype(zero)>(inputs, arrays); });
       },
       nb::arg("q"), nb::arg("k"), nb::arg("v"), nb::arg("v_a").none(), nb::arg("scale"),
       nb::arg("causal"), nb::arg("key_lengths").none(), nb::arg("allowed").none(),
-      nb::arg("bias").none(), nb::arg("out"), nb::arg("lse"), nb::arg("grad_out"),
+      nb::arg("bias").none(), nb::arg("dropout"), nb::arg("seed"), nb::arg("out"), nb::arg("lse"),
+      nb::arg("grad_out"),
       nb::arg("grad_q"), nb::arg("grad_k"), nb::arg("grad_v"), nb::arg("grad_v_a").none(),
       "Fused attention backward: recomputes the scores from lse, writes the gradients.");
   module.def(

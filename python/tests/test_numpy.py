@@ -106,3 +106,17 @@ def test_thread_count_and_simd_target():
     finally:
         attn.set_num_threads(previous)
     assert attn.simd_target() in attn.available_simd_targets()
+
+
+def test_the_attn_console_script_runs_the_command_line_program():
+    import subprocess
+    import sys
+    from pathlib import Path
+    script = Path(sys.executable).parent / "attn"
+    result = subprocess.run([str(script), "info", "--simd-targets"], capture_output=True,
+                            text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == attn.available_simd_targets()
+    failed = subprocess.run([str(script), "no-such-command"], capture_output=True, text=True,
+                            timeout=60)
+    assert failed.returncode != 0 and "no-such-command" in failed.stderr

@@ -116,7 +116,7 @@ def test_kernel_outputs_are_written_into_torch_memory():
     out = torch.empty(B, H, NQ, DV, dtype=torch.float64)
     lse = torch.empty(B, H, NQ, dtype=torch.float64)
     pointers = out.data_ptr(), lse.data_ptr()
-    _core.flash_forward(q, k, v, None, 0.5, False, None, None, None, out=out, lse=lse)
+    _core.flash_forward(q, k, v, None, 0.5, False, None, None, None, 0.0, 0, out=out, lse=lse)
     assert (out.data_ptr(), lse.data_ptr()) == pointers
     torch.testing.assert_close(out, reference.attention(q, k, v, scale=0.5)[0])
 
@@ -144,21 +144,21 @@ def test_opcheck_on_every_operator():
     q, k, v = inputs()
     v_a = torch.randn(D, dtype=torch.float64)
     allowed = masks("bool", B, H, NQ, NK)["mask"].expand(B, H, NQ, NK)
-    forward_args = (q, k, v, None, 0.5, True, None, allowed, None)
+    forward_args = (q, k, v, None, 0.5, True, None, allowed, None, 0.0, 0)
     torch.library.opcheck(attn_torch.flash_attention_forward, forward_args)
-    additive_args = (q, k, v, v_a, 1.0, False, torch.tensor([5, 7]), None, None)
+    additive_args = (q, k, v, v_a, 1.0, False, torch.tensor([5, 7]), None, None, 0.25, 7)
     torch.library.opcheck(attn_torch.flash_attention_forward, additive_args)
     out, lse = attn_torch.flash_attention_forward(*additive_args)
     grad_out = torch.randn_like(out)
     torch.library.opcheck(attn_torch.flash_attention_backward,
                           (grad_out, q, k, v, v_a, out, lse, 1.0, False, torch.tensor([5, 7]),
-                           None, None))
+                           None, None, 0.25, 7))
     torch.library.opcheck(attn_torch.weights_from_lse_op,
                           (q, k, v_a, lse, 1.0, False, torch.tensor([5, 7]), None, None, 0, NQ,
                            [0, 1]))
     differentiable = [t.clone().requires_grad_(True) for t in (q, k, v, v_a)]
     torch.library.opcheck(attn_torch.flash_attention_forward,
-                          (*differentiable, 1.0, False, None, None, None))
+                          (*differentiable, 1.0, False, None, None, None, 0.0, 0))
 
 
 @pytest.mark.skipif(not hasattr(torch, "compile") or not attn_torch.HAS_CUSTOM_OP,
