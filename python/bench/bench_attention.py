@@ -11,7 +11,8 @@
     python python/bench/bench_attention.py [--quick] [--threads T] [--only sdpa,additive,...]
 
 Prints a table per part with times in ms, attn's speed-up (reference time / attn time; above
-1 is faster) and, for additive, peak memory. Run on a quiet machine; set GOMP_SPINCOUNT=1000
+1 is faster) and, for additive, the memory a run adds to its process's peak (GiB above what
+importing torch and making the inputs took). Run on a quiet machine; set GOMP_SPINCOUNT=1000
 (docs/DESIGN.md) so that idle OpenMP threads do not steal the cores between calls.
 """
 
@@ -162,7 +163,7 @@ def print_row(row):
 def describe(result):
     if result.get("oom"):
         return "out of memory", "-"
-    return f"{result['ms']:.1f}", f"{result['peak_gib']:.2f}"
+    return f"{result['ms']:.1f}", f"{result['growth_gib']:.2f}"
 
 
 def print_additive(row):
@@ -198,7 +199,7 @@ def main():
         print("|---|---|---|---|---|---|---|")
         results["sdpa"] = sdpa_rows(arguments.quick)
     if "additive" in parts:
-        print("\n| N | pass | attn ms | attn peak GiB | naive ms | naive peak GiB | attn speed-up |")
+        print("\n| N | pass | attn ms | attn GiB | naive ms | naive GiB | attn speed-up |")
         print("|---|---|---|---|---|---|---|")
         results["additive"] = additive_rows(arguments.quick, arguments.memory_limit)
     if "overhead" in parts:
