@@ -11,6 +11,7 @@
 #include "attn/core/parallel.h"
 #include "attn/kernels/simd_target.h"
 #include "kernels.h"
+#include "pretrained.h"
 
 namespace nb = nanobind;
 
@@ -34,4 +35,5 @@ NB_MODULE(_core, module) {
              "The SIMD instruction sets this CPU can run, best first.");
   attn::python::bind_attention(module);
   attn::python::bind_kernels(module);
+  attn::python::bind_pretrained(module);
 }
