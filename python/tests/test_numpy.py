@@ -120,3 +120,11 @@ def test_the_attn_console_script_runs_the_command_line_program():
     failed = subprocess.run([str(script), "no-such-command"], capture_output=True, text=True,
                             timeout=60)
     assert failed.returncode != 0 and failed.stderr  # the program's own refusal
+
+
+def test_the_package_carries_type_stubs():
+    from pathlib import Path
+    folder = Path(attn.__file__).parent
+    assert (folder / "py.typed").is_file()
+    stub = (folder / "_core.pyi").read_text()
+    assert "def attention(" in stub and "def load_pretrained(" in stub
