@@ -312,7 +312,9 @@ def attention(q, k, v, score="scaled_dot", *, scale=None, w=None, w_q=None, w_k=
     out, lse = _run_forward(*arguments) if _plain_call(kq, kk, v, kv_a) else _fused(*arguments)
     extras = ()
     if need_weights:
-        extras += (_weights(kq, kk, kv_a, lse, kscale, bool(causal), key_lengths, allowed, bias,
+        # The weights are an observation, not part of the graph: detached, as in attn's C++.
+        detached = [None if t is None else t.detach() for t in (kq, kk, kv_a)]
+        extras += (_weights(*detached, lse, kscale, bool(causal), key_lengths, allowed, bias,
                             0, q.shape[2], list(range(q.shape[1]))),)
     if return_lse:
         extras += (lse,)
@@ -423,8 +425,9 @@ class MultiheadAttention(nn.Module):
     dict) on attn's fused operator. need_weights=True recomputes the weights from the
     log-sum-exp instead of leaving the fused path, and without it no [L, S] tensor is made.
 
-    Differences: the weights returned under dropout are those before dropout; a float
-    attn_mask or key_padding_mask is added to the scores but not differentiated."""
+    Differences: the weights returned are detached (no gradient flows through them) and,
+    under dropout, those before dropout; a float attn_mask or key_padding_mask is added to
+    the scores but not differentiated."""
 
     def __init__(self, embed_dim, num_heads, dropout=0.0, bias=True, add_bias_kv=False,
                  add_zero_attn=False, kdim=None, vdim=None, batch_first=False, device=None,

@@ -6,9 +6,11 @@
             holds tanh(q W_q + k W_k) as [B, Nq, Nk, a], a = 128, N 512/2048/4096: time, and
             the peak memory of each run in a process of its own (a run that needs more than
             --memory-limit GiB counts as out of memory)
+  mha       attn.torch.MultiheadAttention against torch.nn.MultiheadAttention with
+            need_weights=True (E 512, H 8, N 1024 and 4096), forward and forward+backward
   overhead  one call on tiny inputs (B 1, H 1, N 4, d 8): the cost of crossing into attn
 
-    python python/bench/bench_attention.py [--quick] [--threads T] [--only sdpa,additive,...]
+    python python/bench/bench_attention.py [--quick] [--threads T] [--only sdpa,additive,mha,overhead]
 
 Prints a table per part with times in ms, attn's speed-up (reference time / attn time; above
 1 is faster) and, for additive, the memory a run adds to its process's peak (GiB above what
@@ -138,6 +140,40 @@ def additive_rows(quick, memory_limit_gib):
     return rows
 
 
+def multihead_rows(quick):
+    """need_weights=True: torch's MultiheadAttention leaves its fused path for the math one;
+    attn's stays fused and recomputes the weights from the log-sum-exp."""
+    rows = []
+    embed, heads = 512, 8
+    for length in ((1024,) if quick else (1024, 4096)):
+        torch.manual_seed(0)
+        theirs_module = torch.nn.MultiheadAttention(embed, heads, batch_first=True)
+        ours_module = attn_torch.MultiheadAttention(embed, heads, batch_first=True)
+        ours_module.load_state_dict(theirs_module.state_dict())
+        theirs_module.eval(), ours_module.eval()
+        x = torch.randn(1, length, embed)
+        for mode in ("forward", "forward+backward"):
+            backward = mode != "forward"
+            source = x.clone().requires_grad_(backward)
+
+            def run(module):
+                def step():
+                    if backward:
+                        out, _ = module(source, source, source, need_weights=True)
+                        out.sum().backward()
+                    else:
+                        with torch.no_grad():
+                            module(source, source, source, need_weights=True)
+                return step
+
+            ours, theirs = timed(run(ours_module)), timed(run(theirs_module))
+            rows.append(dict(N=length, mode=mode, attn_ms=ours, torch_ms=theirs,
+                             speedup=theirs / ours))
+            print(f"| {length} | {mode} | {ours:.1f} | {theirs:.1f} | {theirs / ours:.2f}x |",
+                  flush=True)
+    return rows
+
+
 def overhead_rows():
     rows = []
     q = torch.randn(1, 1, 4, 8)
@@ -178,7 +214,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="a few shapes only")
     parser.add_argument("--threads", type=int, default=torch.get_num_threads())
-    parser.add_argument("--only", default="sdpa,additive,overhead")
+    parser.add_argument("--only", default="sdpa,additive,mha,overhead")
     parser.add_argument("--memory-limit", type=float, default=16.0,
                         help="GiB a run of the additive part may use (default 16)")
     parser.add_argument("--json", help="also write the rows to this file")
@@ -202,6 +238,10 @@ def main():
         print("\n| N | pass | attn ms | attn GiB | naive ms | naive GiB | attn speed-up |")
         print("|---|---|---|---|---|---|---|")
         results["additive"] = additive_rows(arguments.quick, arguments.memory_limit)
+    if "mha" in parts:
+        print("\n| N (E 512, H 8, need_weights) | pass | attn ms | torch ms | attn speed-up |")
+        print("|---|---|---|---|---|")
+        results["mha"] = multihead_rows(arguments.quick)
     if "overhead" in parts:
         print("\n| call (B 1, H 1, N 4, d 8) | microseconds |")
         print("|---|---|")
