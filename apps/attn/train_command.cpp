@@ -3,7 +3,6 @@
 // train::Trainer; `attn train --resume RUN_DIR [key=value ...]` continues a stopped run
 // from its own resolved configuration (RUN_DIR/config.toml). Any configuration key can be
 // overridden with key=value; --keys lists them all with their defaults.
-#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -12,7 +11,6 @@
 #include <vector>
 
 #include "attn/core/error.h"
-#include "attn/core/random.h"
 #include "attn/dist/communicator.h"
 #include "attn/tasks/registry.h"
 #include "attn/train/task.h"
@@ -72,68 +70,38 @@ std::uint64_t program_fingerprint() {
 }
 
 // "2 processes: node-a (1), node-b (1)": the machines of the job, for rank 0 to print.
-std::string describe_processes(dist::Communicator& world) {
-  std::vector<std::pair<std::string, int>> hosts;
-  for (const std::string& host : dist::gather_strings(world, world.host(), 0)) {
-    auto found = std::find_if(hosts.begin(), hosts.end(), [&](const auto& entry) { return entry.first == host; });
-    if (found == hosts.end()) {
-      hosts.emplace_back(host, 1);
-    } else {
-      found->second += 1;
-    }
+void run_train(const TrainOptions& options, const std::shared_ptr<dist::Communicator>& world) {
+  tasks::TrainRequest request;
+  request.config_path = options.config_path;
+  request.overrides = options.overrides;
+  request.resume_dir = options.resume_dir;
+  if (request.resume_dir.empty() && request.config_path.empty()) {
+    throw Error("train: --config is required (or --resume RUN_DIR)");
   }
-  std::string text = std::to_string(world.size()) + " processes:";
-  for (std::size_t i = 0; i < hosts.size(); ++i) {
-    text += (i == 0 ? " " : ", ") + hosts[i].first + " (" + std::to_string(hosts[i].second) + ")";
-  }
-  return text;
-}
-
-void run_train(TrainOptions options, const std::shared_ptr<dist::Communicator>& world) {
-  const bool resume = !options.resume_dir.empty();
-  if (resume) {
-    // The run's own configuration, so that the resumed run is the same run.
-    options.config_path = (std::filesystem::path(options.resume_dir) / "config.toml").string();
-    options.run_dir = options.resume_dir;
-  }
-  if (options.config_path.empty()) throw Error("train: --config is required (or --resume RUN_DIR)");
   if (options.max_minutes >= 0) {
-    options.overrides.push_back("train.max_minutes=" + format_number(options.max_minutes));
+    request.overrides.push_back("train.max_minutes=" + format_number(options.max_minutes));
   }
   if (options.max_steps >= 0) {
-    options.overrides.push_back("train.max_steps=" + std::to_string(options.max_steps));
+    request.overrides.push_back("train.max_steps=" + std::to_string(options.max_steps));
   }
-  if (!options.run_dir.empty()) options.overrides.push_back("train.run_dir=" + options.run_dir);
-
-  const std::string kind = tasks::task_kind_of(options.config_path, options.overrides);
-  train::Schema schema = tasks::task_schema(kind);
+  if (!options.run_dir.empty() && request.resume_dir.empty()) {
+    request.overrides.push_back("train.run_dir=" + options.run_dir);
+  }
   if (options.list_keys) {
-    std::cout << schema.help();
+    const std::string config_path =
+        request.resume_dir.empty()
+            ? request.config_path
+            : (std::filesystem::path(request.resume_dir) / "config.toml").string();
+    std::cout << tasks::task_schema(tasks::task_kind_of(config_path, request.overrides)).help();
     return;
   }
-  train::Config config = train::Config::load(options.config_path, schema);
-  config.apply_overrides(options.overrides);
-  train::TrainerOptions trainer_options = train::trainer_options(config);
-  trainer_options.resume = resume;
-  trainer_options.handle_interrupt = true;
-  trainer_options.communicator = world;
-  if (world->size() > 1) trainer_options.program_fingerprint = program_fingerprint();
-  train::check_options(trainer_options);
+  request.world = world;
+  if (world->size() > 1) request.program_fingerprint = program_fingerprint();
   // Only rank 0 speaks; the others' messages would repeat its own.
   const bool speaks = world->rank() == 0;
   std::ostream quiet(nullptr);
-  std::ostream& out = speaks ? std::cout : quiet;
-
-  // The seed fixes initialisation and dropout; the trainer restores the generator on resume.
-  attn::manual_seed(static_cast<std::uint64_t>(config.get<std::int64_t>("train.seed")));
-  out << "attn train: " << kind << " (" << options.config_path << ") -> "
-      << trainer_options.run_dir << (resume ? " (resuming)" : "");
-  if (world->size() > 1) out << " on " << describe_processes(*world);
-  out << "\n";
-  std::unique_ptr<train::Task> task = tasks::make_task(kind, config, resume, out);
-  train::Trainer trainer(*task, trainer_options);
-  const train::TrainResult result = trainer.fit();
-  if (speaks) print_result(result, trainer_options, task->unit_name());
+  const tasks::TrainOutcome outcome = tasks::train_from_config(request, speaks ? std::cout : quiet);
+  if (speaks) print_result(outcome.result, outcome.options, outcome.unit);
 }
 
 // Under mpirun, an error on one rank must end the whole job: the others would wait for it

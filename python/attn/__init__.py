@@ -19,6 +19,7 @@ from ._core import (
     supported_model_types,
 )
 from .functional import SCORES, attention, attention_weights_from_lse
+from .training import train
 
 __version__ = "0.1.0"
 
@@ -34,4 +35,5 @@ __all__ = [
     "simd_target",
     "load_pretrained",
     "supported_model_types",
+    "train",
 ]

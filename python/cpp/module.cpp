@@ -12,6 +12,7 @@
 #include "attn/kernels/simd_target.h"
 #include "kernels.h"
 #include "pretrained.h"
+#include "training.h"
 
 namespace nb = nanobind;
 
@@ -36,4 +37,5 @@ NB_MODULE(_core, module) {
   attn::python::bind_attention(module);
   attn::python::bind_kernels(module);
   attn::python::bind_pretrained(module);
+  attn::python::bind_training(module);
 }

@@ -85,6 +85,7 @@ def test_matches_torch_multihead_attention(name):
     if expected_weights is None:
         assert weights is None
     else:
+        assert not weights.requires_grad  # an observation, outside the graph
         torch.testing.assert_close(weights, expected_weights, rtol=1e-10, atol=1e-12)
     for grad, expected_grad in zip(grads, expected_grads):
         torch.testing.assert_close(grad, expected_grad, rtol=1e-9, atol=1e-11)
