@@ -3,7 +3,8 @@
 The NumPy face (this module): ``attention`` for the five score functions (dot, scaled_dot,
 general/bilinear, additive, cosine) with masks, the attention weights and the log-sum-exp, and
 ``attention_weights_from_lse``; pretrained Hugging Face encoders (``load_pretrained``:
-embeddings, hidden states, attention maps) and their ``WordPieceTokenizer``. The PyTorch
+embeddings, hidden states, attention maps) and their ``WordPieceTokenizer``; ``train`` and the
+models it makes (``Translator``, ``Classifier``, ``TextGenerator``). The PyTorch
 face: ``attn.torch`` (custom operators with autograd, and nn.Modules). Arrays cross without
 copies; the GIL is released while kernels run.
 """
@@ -19,13 +20,17 @@ from ._core import (
     supported_model_types,
 )
 from .functional import SCORES, attention, attention_weights_from_lse
+from .models import Classifier, TextGenerator, Translator
 from .training import train
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "Classifier",
     "PretrainedEncoder",
     "SCORES",
+    "TextGenerator",
+    "Translator",
     "WordPieceTokenizer",
     "attention",
     "attention_weights_from_lse",

@@ -17,12 +17,14 @@ def train(config=None, *, resume=None, quiet=False, **overrides):
     "__" for the dots, attn.train(config, train__max_steps=20, train__run_dir="runs/x").
     Lists become comma-separated values. resume=RUN_DIR continues a stopped run exactly where
     it stopped, with its own configuration and any overrides. The log goes to the process's
-    standard output unless quiet. Ctrl-C stops the run at the next step, with a checkpoint, and
+    standard output and the progress display to its standard error, unless quiet. Ctrl-C stops the run at the next step, with a checkpoint, and
     the dict says "interrupted". A bad file, key or value is a ValueError that names it.
     """
     if (config is None) == (resume is None):
         raise ValueError("give attn.train a configuration file or resume=RUN_DIR (one of them)")
     assignments = [f"{key.replace('__', '.')}={_value_text(value)}" for key, value in overrides.items()]
+    if quiet and not any(a.startswith("train.progress=") for a in assignments):
+        assignments.append("train.progress=none")
     return _core.train(config=os.fspath(config) if config is not None else "",
                        overrides=assignments, resume=os.fspath(resume) if resume else "",
                        quiet=bool(quiet))

@@ -11,6 +11,7 @@
 #include "attn/core/parallel.h"
 #include "attn/kernels/simd_target.h"
 #include "kernels.h"
+#include "models.h"
 #include "pretrained.h"
 #include "training.h"
 
@@ -38,4 +39,5 @@ NB_MODULE(_core, module) {
   attn::python::bind_kernels(module);
   attn::python::bind_pretrained(module);
   attn::python::bind_training(module);
+  attn::python::bind_models(module);
 }

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "arrays.h"
+#include "attention_maps.h"
 #include "attn/inspect/attention_maps.h"
 #include "attn/models/pretrained.h"
 #include "attn/text/wordpiece.h"
@@ -43,18 +44,10 @@ nb::dict batch_dict(const models::TokenBatch& batch) {
 }
 
 nb::dict attention_dict(const inspect::PretrainedAttention& attention) {
-  nb::list maps;
-  for (const inspect::AttentionMap& map : attention.maps) {
-    nb::dict entry;
-    entry["name"] = map.name;
-    entry["layer"] = map.layer;
-    entry["weights"] = to_numpy(map.weights.contiguous());
-    maps.append(entry);
-  }
   nb::dict result;
   result["tokens"] = attention.tokens;
   result["type_ids"] = attention.type_ids;
-  result["maps"] = maps;
+  result["maps"] = maps_list(attention.maps);
   return result;
 }
 
@@ -169,7 +162,7 @@ void bind_encoder(nb::module_& module) {
           },
           nb::arg("text"), nb::arg("pair") = "",
           "The self-attention of every layer on one text (or a pair): {tokens, type_ids, maps}, "
-          "each map {name, layer, weights float32 [H, N, N]}.");
+          "each map {name, kind, layer, weights float32 [H, N, N], query_tokens, key_tokens}.");
   module.def(
       "load_pretrained",
       [](const std::filesystem::path& directory) {
