@@ -4,17 +4,20 @@ The NumPy face (this module): ``attention`` for the five score functions (dot, s
 general/bilinear, additive, cosine) with masks, the attention weights and the log-sum-exp, and
 ``attention_weights_from_lse``; pretrained Hugging Face encoders (``load_pretrained``:
 embeddings, hidden states, attention maps) and their ``WordPieceTokenizer``; ``train`` and the
-models it makes (``Translator``, ``Classifier``, ``TextGenerator``). The PyTorch
+models it makes (``Translator``, ``Classifier``, ``TextGenerator``) with their tokenizers
+(``Tokenizer``, ``load_tokenizer``). The PyTorch
 face: ``attn.torch`` (custom operators with autograd, and nn.Modules). Arrays cross without
 copies; the GIL is released while kernels run.
 """
 
 from ._core import (
     PretrainedEncoder,
+    Tokenizer,
     WordPieceTokenizer,
     available_simd_targets,
     get_num_threads,
     load_pretrained,
+    load_tokenizer,
     set_num_threads,
     simd_target,
     supported_model_types,
@@ -30,6 +33,7 @@ __all__ = [
     "PretrainedEncoder",
     "SCORES",
     "TextGenerator",
+    "Tokenizer",
     "Translator",
     "WordPieceTokenizer",
     "attention",
@@ -39,6 +43,7 @@ __all__ = [
     "set_num_threads",
     "simd_target",
     "load_pretrained",
+    "load_tokenizer",
     "supported_model_types",
     "train",
 ]

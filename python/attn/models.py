@@ -21,6 +21,14 @@ class Translator:
         """path: a checkpoint file, or a run directory (its best checkpoint, else its last)."""
         self._model = _core.Translator.load(os.fspath(path))
 
+    @property
+    def source_tokenizer(self):
+        return self._model.source_tokenizer
+
+    @property
+    def target_tokenizer(self):
+        return self._model.target_tokenizer
+
     def translate(self, sentences, *, method="beam", beam_size=4, length_penalty=0.6,
                   temperature=1.0, top_k=0, top_p=1.0, seed=0, max_length=256, batch_size=32):
         """The best translation of each sentence. method: beam, greedy or sample."""
@@ -54,6 +62,10 @@ class Classifier:
     def label_names(self):
         return self._model.label_names
 
+    @property
+    def tokenizer(self):
+        return self._model.tokenizer
+
     def classify(self, texts, *, batch_size=64):
         """{label, label_name, probabilities, tokens, attention} per text; attention holds the
         BiGRU's pooling weight of each token (empty for other models)."""
@@ -73,6 +85,10 @@ class TextGenerator:
     @property
     def max_length(self):
         return self._model.max_length
+
+    @property
+    def tokenizer(self):
+        return self._model.tokenizer
 
     def generate(self, prompts, *, method="sample", max_length=100, temperature=1.0, top_k=0,
                  top_p=1.0, seed=0, beam_size=4, length_penalty=0.6, batch_size=16):

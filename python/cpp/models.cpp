@@ -74,6 +74,8 @@ void bind_translator(nb::module_& module) {
   nb::class_<Translator>(module, "Translator", "A trained translation model with its tokenizers.")
       .def_static("load", &load<Translator>, nb::arg("path"),
                   "From a checkpoint file, or a run directory (its best checkpoint, else its last).")
+      .def_prop_ro("source_tokenizer", &Translator::source_tokenizer, nb::rv_policy::reference_internal)
+      .def_prop_ro("target_tokenizer", &Translator::target_tokenizer, nb::rv_policy::reference_internal)
       .def(
           "translate",
           [](const Translator& translator, const std::vector<std::string>& sentences,
@@ -115,6 +117,7 @@ void bind_classifier(nb::module_& module) {
   nb::class_<Classifier>(module, "Classifier", "A trained classifier with its tokenizer.")
       .def_static("load", &load<Classifier>, nb::arg("path"))
       .def_prop_ro("label_names", &Classifier::label_names)
+      .def_prop_ro("tokenizer", &Classifier::tokenizer, nb::rv_policy::reference_internal)
       .def(
           "classify",
           [](const Classifier& classifier, const std::vector<std::string>& texts,
@@ -151,6 +154,7 @@ void bind_generator(nb::module_& module) {
   nb::class_<TextGenerator>(module, "TextGenerator", "A trained language model with its tokenizer.")
       .def_static("load", &load<TextGenerator>, nb::arg("path"))
       .def_prop_ro("max_length", &TextGenerator::max_length)
+      .def_prop_ro("tokenizer", &TextGenerator::tokenizer, nb::rv_policy::reference_internal)
       .def(
           "generate",
           [](const TextGenerator& generator, const std::vector<std::string>& prompts,

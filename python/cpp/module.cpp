@@ -13,6 +13,7 @@
 #include "kernels.h"
 #include "models.h"
 #include "pretrained.h"
+#include "tokenizers.h"
 #include "training.h"
 
 namespace nb = nanobind;
@@ -37,6 +38,7 @@ NB_MODULE(_core, module) {
              "The SIMD instruction sets this CPU can run, best first.");
   attn::python::bind_attention(module);
   attn::python::bind_kernels(module);
+  attn::python::bind_tokenizers(module);
   attn::python::bind_pretrained(module);
   attn::python::bind_training(module);
   attn::python::bind_models(module);

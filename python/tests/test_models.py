@@ -113,3 +113,21 @@ def test_generator_generates_scores_and_shows_its_attention(generator_run, sente
 def test_loading_what_is_not_a_run_is_a_clear_error(tmp_path):
     with pytest.raises(ValueError, match=str(tmp_path.name)):
         attn.Translator(tmp_path)
+
+
+def test_tokenizers_of_the_models_and_from_their_files(translator_run, generator_run):
+    translator = attn.Translator(translator_run["run_dir"])
+    source = translator.source_tokenizer
+    assert source.kind == "sentencepiece" and source.vocab_size <= 300
+    ids = source.encode("his humanity, as I tell you")
+    assert ids and min(ids) >= 4 and source.decode(ids) == "his humanity, as I tell you"
+    assert source.id_to_piece(3) == "</s>" and source.piece_to_id("</s>") == 3
+    generator = attn.TextGenerator(generator_run["run_dir"])
+    assert generator.tokenizer.kind == "char"
+    assert generator.tokenizer.decode(generator.tokenizer.encode("Emma")) == "Emma"
+    tokenizers = list(Path(generator_run["run_dir"]).rglob("*.tokenizer.json"))
+    assert tokenizers
+    loaded = attn.load_tokenizer(tokenizers[0].parent, tokenizers[0].name.split(".")[0])
+    assert loaded.encode("Emma") == generator.tokenizer.encode("Emma")
+    with pytest.raises(ValueError, match="absent"):
+        attn.load_tokenizer(tokenizers[0].parent, "absent")
