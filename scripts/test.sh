@@ -47,15 +47,7 @@ log() { echo "test.sh: $*"; }
 step() {
   local name="$1"
   shift
-  local # pytest's summary line joins the others at the end.
-run_python_tests() {
-  local log_file="$scratch/python.log"
-  scripts/test_python.sh 2>&1 | tee "$log_file"
-  summaries+=("$(grep -E '^=*.*[0-9]+ (passed|failed)' "$log_file" | sed 's/^=* *//; s/ *=*$//' |
-    paste -sd ';' - | sed 's/^/python: /')")
-}
-
-started=$SECONDS
+  local started=$SECONDS
   log "== $name"
   "$@"
   log "== $name: done in $((SECONDS - started)) s"
@@ -115,6 +107,14 @@ install_and_build_consumer() {
     -DCMAKE_BUILD_TYPE=Release -DCMAKE_PREFIX_PATH="$prefix"
   cmake --build "$scratch/consumer" --parallel "$jobs"
   "$scratch/consumer/attn_consumer"
+}
+
+# pytest's summary lines join the others at the end.
+run_python_tests() {
+  local log_file="$scratch/python.log"
+  scripts/test_python.sh 2>&1 | tee "$log_file"
+  summaries+=("$(grep -E '^=*.*[0-9]+ (passed|failed)' "$log_file" | sed 's/^=* *//; s/ *=*$//' |
+    paste -sd ';' - | sed 's/^/python: /')")
 }
 
 started=$SECONDS
