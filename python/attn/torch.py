@@ -93,6 +93,23 @@ def _run_weights(q, k, v_a, lse, scale, causal, key_lengths, allowed, bias, row_
 
 # ---- the operators ------------------------------------------------------------------------
 
+# Autograd's two halves, shared by the custom operator and the autograd.Function.
+def _save_for_backward(ctx, inputs, out, lse):
+    q, k, v, v_a, scale, causal, key_lengths, allowed, bias, dropout, seed = inputs
+    ctx.save_for_backward(q, k, v, v_a, out, lse, key_lengths, allowed, bias)
+    ctx.constants = scale, causal, dropout, seed
+    ctx.mark_non_differentiable(lse)
+
+
+def _gradients(ctx, grad_out, backward):
+    """The gradients of the forward's eleven inputs: q, k, v and v_a; none for the rest."""
+    q, k, v, v_a, out, lse, key_lengths, allowed, bias = ctx.saved_tensors
+    scale, causal, dropout, seed = ctx.constants
+    grad_q, grad_k, grad_v, grad_v_a = backward(grad_out, q, k, v, v_a, out, lse, scale, causal,
+                                                key_lengths, allowed, bias, dropout, seed)
+    return (grad_q, grad_k, grad_v, grad_v_a if v_a is not None else None) + (None,) * 7
+
+
 if HAS_CUSTOM_OP:
 
     @torch.library.custom_op("attn::flash_attention_forward", mutates_args=())
@@ -138,19 +155,10 @@ if HAS_CUSTOM_OP:
         return q.new_empty((q.shape[0], len(heads), row_end - row_begin, k.shape[2]))
 
     def _setup_context(ctx, inputs, output):
-        q, k, v, v_a, scale, causal, key_lengths, allowed, bias, dropout, seed = inputs
-        out, lse = output
-        ctx.save_for_backward(q, k, v, v_a, out, lse, key_lengths, allowed, bias)
-        ctx.constants = scale, causal, dropout, seed
-        ctx.mark_non_differentiable(lse)
+        _save_for_backward(ctx, inputs, *output)
 
     def _backward(ctx, grad_out, grad_lse):
-        q, k, v, v_a, out, lse, key_lengths, allowed, bias = ctx.saved_tensors
-        scale, causal, dropout, seed = ctx.constants
-        grad_q, grad_k, grad_v, grad_v_a = flash_attention_backward(
-            grad_out.contiguous(), q, k, v, v_a, out, lse, scale, causal, key_lengths, allowed,
-            bias, dropout, seed)
-        return (grad_q, grad_k, grad_v, grad_v_a if v_a is not None else None) + (None,) * 7
+        return _gradients(ctx, grad_out.contiguous(), flash_attention_backward)
 
     flash_attention_forward.register_autograd(_backward, setup_context=_setup_context)
 
@@ -166,22 +174,14 @@ else:
         """The same kernels for a torch without torch.library.custom_op."""
 
         @staticmethod
-        def forward(ctx, q, k, v, v_a, scale, causal, key_lengths, allowed, bias, dropout, seed):
-            out, lse = _run_forward(q, k, v, v_a, scale, causal, key_lengths, allowed, bias,
-                                    dropout, seed)
-            ctx.save_for_backward(q, k, v, v_a, out, lse, key_lengths, allowed, bias)
-            ctx.constants = scale, causal, dropout, seed
-            ctx.mark_non_differentiable(lse)
+        def forward(ctx, *inputs):
+            out, lse = _run_forward(*inputs)
+            _save_for_backward(ctx, inputs, out, lse)
             return out, lse
 
         @staticmethod
         def backward(ctx, grad_out, grad_lse):
-            q, k, v, v_a, out, lse, key_lengths, allowed, bias = ctx.saved_tensors
-            scale, causal, dropout, seed = ctx.constants
-            grad_q, grad_k, grad_v, grad_v_a = _run_backward(
-                grad_out, q, k, v, v_a, out, lse, scale, causal, key_lengths, allowed, bias,
-                dropout, seed)
-            return (grad_q, grad_k, grad_v, grad_v_a if v_a is not None else None) + (None,) * 7
+            return _gradients(ctx, grad_out, _run_backward)
 
     def _fused(*arguments):
         return _FusedAttention.apply(*arguments)

@@ -36,13 +36,21 @@ std::string dlpack_dtype_name(nb::dlpack::dtype dtype) {
 
 }  // namespace
 
+std::string shape_text(const std::vector<std::int64_t>& shape) {
+  std::string text = "(";
+  for (std::size_t i = 0; i < shape.size(); ++i) {
+    text += (i > 0 ? ", " : "") + std::to_string(shape[i]);
+  }
+  return text + (shape.size() == 1 ? ",)" : ")");
+}
+
 template <typename Array>
 std::string shape_text(const Array& array) {
-  std::string text = "(";
+  std::vector<std::int64_t> shape;
   for (std::size_t i = 0; i < array.ndim(); ++i) {
-    text += (i > 0 ? ", " : "") + std::to_string(array.shape(i));
+    shape.push_back(static_cast<std::int64_t>(array.shape(i)));
   }
-  return text + (array.ndim() == 1 ? ",)" : ")");
+  return shape_text(shape);
 }
 
 template <typename Array>

@@ -13,6 +13,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "attn/core/tensor.h"
 
@@ -24,7 +25,8 @@ namespace nb = nanobind;
 using InputArray = nb::ndarray<nb::ro, nb::device::cpu>;
 using OutputArray = nb::ndarray<nb::device::cpu>;
 
-// "(2, 8, 16, 64)": the shape as NumPy prints it.
+// "(2, 8, 16, 64)": a shape as NumPy prints it ("(5,)" for one dimension).
+std::string shape_text(const std::vector<std::int64_t>& shape);
 template <typename Array>
 std::string shape_text(const Array& array);
 

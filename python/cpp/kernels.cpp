@@ -30,11 +30,6 @@ struct KernelInputs {
   std::uint64_t seed = 0;
 };
 
-std::string dims_text(std::int64_t b, std::int64_t h, std::int64_t n, std::int64_t d) {
-  return "(" + std::to_string(b) + ", " + std::to_string(h) + ", " + std::to_string(n) + ", " +
-         std::to_string(d) + ")";
-}
-
 template <typename Array>
 void require_shape(const Array& array, const std::vector<std::int64_t>& shape,
                    std::string_view name) {
@@ -43,12 +38,8 @@ void require_shape(const Array& array, const std::vector<std::int64_t>& shape,
     same = static_cast<std::int64_t>(array.shape(i)) == shape[i];
   }
   if (same) return;
-  std::string expected = "(";
-  for (std::size_t i = 0; i < shape.size(); ++i) {
-    expected += (i > 0 ? ", " : "") + std::to_string(shape[i]);
-  }
   throw nb::value_error(("'" + std::string(name) + "' has shape " + shape_text(array) +
-                         ", expected " + expected + ")")
+                         ", expected " + shape_text(shape))
                             .c_str());
 }
 
@@ -68,7 +59,7 @@ void require_broadcastable(const Array& mask, const std::int64_t (&full)[4],
     if (extent != full[i] && extent != 1) {
       throw nb::value_error(("'" + std::string(name) + "' of shape " + shape_text(mask) +
                              " does not broadcast to " +
-                             dims_text(full[0], full[1], full[2], full[3]))
+                             shape_text({full[0], full[1], full[2], full[3]}))
                                 .c_str());
     }
   }
