@@ -5,7 +5,12 @@
 # alternating the three layouts ROUNDS times:
 #
 #   bench/compare_distributed.sh [--steps N] [--rounds R] [--processes P] [--threads T]
-#                                [--out DIR]
+#                                [--network RATE] [--out DIR]
+#
+# With --network RATE (tc's units: 1gbit, 10gbit), the 2 processes run as two machines: one
+# in each of two network namespaces joined by a veth pair that carries at most RATE each
+# way, talking TCP only (tests/support/two_namespaces.sh; needs root). The exchange then
+# crosses a network as between real machines, which is where overlap can gain.
 #
 # Each training runs N updates (default 60) from the same start; tokens/s is read from the
 # metrics log over every record but the first (warm-up). The P-process runs also report the
@@ -20,6 +25,7 @@ steps=60
 rounds=3
 processes=2
 threads=2
+network=""
 out="runs/compare_distributed"
 while [[ $# -gt 0 ]]; do
   case "$1" in
@@ -27,8 +33,9 @@ while [[ $# -gt 0 ]]; do
     --rounds) rounds="$2"; shift 2 ;;
     --processes) processes="$2"; shift 2 ;;
     --threads) threads="$2"; shift 2 ;;
+    --network) network="$2"; shift 2 ;;
     --out) out="$2"; shift 2 ;;
-    -h | --help) sed -n '2,13p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h | --help) sed -n '2,19p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "compare_distributed.sh: unknown argument '$1' (try --help)" >&2; exit 2 ;;
   esac
 done
@@ -36,9 +43,14 @@ if ((threads % processes != 0)); then
   echo "compare_distributed.sh: --threads ($threads) must be a multiple of --processes ($processes)" >&2
   exit 2
 fi
+if [[ -n "$network" ]] && ((processes != 2)); then
+  echo "compare_distributed.sh: --network runs exactly 2 processes, one per namespace" >&2
+  exit 2
+fi
 [[ -d data/bible ]] || { echo "compare_distributed.sh: run 'attn data fetch bible' first" >&2; exit 2; }
 attn="build/release/apps/attn"
 mkdir -p "$out"
+out="$(cd "$out" && pwd)"
 rm -rf "$out"/run-*
 export GOMP_SPINCOUNT="${GOMP_SPINCOUNT:-1000}"
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
@@ -52,15 +64,24 @@ for round in $(seq 1 "$rounds"); do
   for overlap in true false; do
     name="run-ranks-$round"
     [[ "$overlap" == true ]] || name="run-after-$round"
-    mpirun --bind-to none --oversubscribe -np "$processes" -x GOMP_SPINCOUNT "$attn" train \
-      "${common[@]}" --run-dir "$out/$name" train.threads=$((threads / processes)) \
-      train.overlap_communication="$overlap" >"$out/$name.log" 2>&1
+    launcher=(mpirun --bind-to none --oversubscribe -np "$processes" -x GOMP_SPINCOUNT)
+    if [[ -n "$network" ]]; then
+      launcher=(env ATTN_NETNS_RATE="$network" tests/support/two_namespaces.sh "bench$$"
+                mpirun --host 10.231.0.1,10.231.0.2 -np 2 --map-by node --bind-to none
+                --mca plm_rsh_agent "$repo_root/tests/support/netns_agent.sh"
+                --mca btl tcp,self --mca btl_tcp_if_include 10.231.0.0/24
+                --mca oob_tcp_if_include 10.231.0.0/24 -x GOMP_SPINCOUNT -wdir "$repo_root")
+    fi
+    "${launcher[@]}" "$repo_root/$attn" train "${common[@]}" --run-dir "$out/$name" \
+      train.threads=$((threads / processes)) train.overlap_communication="$overlap" \
+      >"$out/$name.log" 2>&1
   done
 done
 
-python3 - "$out" "$rounds" "$processes" "$threads" <<'PYTHON' | tee "$out/summary.txt"
+python3 - "$out" "$rounds" "$processes" "$threads" "$network" <<'PYTHON' | tee "$out/summary.txt"
 import json, re, statistics, sys
 out, rounds, processes, threads = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+network = sys.argv[5]
 
 def records(run):
     with open(f"{out}/{run}/metrics.jsonl") as log:
@@ -91,6 +112,8 @@ for r in range(1, rounds + 1):
     sent += [row["bytes_sent"] for row in rows]
     state += [row["optimizer_state_bytes"] for row in rows]
 count = parameters("run-one-1")
+if network:
+    print(f"the {processes} processes: two machines joined by a {network} link (TCP)")
 print(f"model: {count} parameters ({4 * count / 1e6:.1f} MB of float32)")
 print(f"1 process x {threads} threads: {statistics.median(ones):.0f} tokens/s "
       f"(rounds: {', '.join(f'{x:.0f}' for x in ones)})")

@@ -196,6 +196,7 @@ void backward(const Tensor& root, const Tensor& grad_output, BackwardOptions opt
     if (options.on_leaf_done) {
       for (const Tensor& leaf : leaves_done[position]) options.on_leaf_done(leaf);
     }
+    if (options.after_node) options.after_node();
   }
 }
 

@@ -21,7 +21,7 @@ Tensor checked_grad(const Tensor& parameter, std::size_t index) {
   return grad;
 }
 
-// Sum of squares of a contiguous gradient, accumulated in double.
+// Sum of squares of `count` contiguous values, accumulated in double.
 template <typename T>
 double sum_of_squares(const T* values, std::int64_t count) {
   double sum = 0.0;
@@ -30,6 +30,17 @@ double sum_of_squares(const T* values, std::int64_t count) {
     sum += value * value;
   }
   return sum;
+}
+
+// The sums of squares of consecutive blocks of kSumOfSquaresBlock values (the last may be
+// shorter).
+template <typename T>
+std::vector<double> block_sums(const T* values, std::int64_t count) {
+  std::vector<double> sums;
+  for (std::int64_t start = 0; start < count; start += kSumOfSquaresBlock) {
+    sums.push_back(sum_of_squares(values + start, std::min(kSumOfSquaresBlock, count - start)));
+  }
+  return sums;
 }
 
 template <typename T>
@@ -52,10 +63,16 @@ void scale_grad(Tensor& parameter, const Tensor& grad, double scale) {
 
 }  // namespace
 
-double grad_sum_of_squares(const Tensor& grad) {
+std::vector<double> grad_block_sums_of_squares(const Tensor& grad) {
   Tensor dense = grad.contiguous();
-  if (dense.dtype() == DType::Float32) return sum_of_squares(dense.data<float>(), dense.numel());
-  return sum_of_squares(dense.data<double>(), dense.numel());
+  if (dense.dtype() == DType::Float32) return block_sums(dense.data<float>(), dense.numel());
+  return block_sums(dense.data<double>(), dense.numel());
+}
+
+double grad_sum_of_squares(const Tensor& grad) {
+  double sum = 0.0;
+  for (double block : grad_block_sums_of_squares(grad)) sum += block;
+  return sum;
 }
 
 double clip_coefficient(double total_norm, double max_norm) {

@@ -43,6 +43,28 @@ std::string parameter_key(std::size_t index, const std::string& field) {
   return "param." + std::to_string(index) + "." + field;
 }
 
+// A shared parameter's part of an optimizer shard travels to rank 0 as
+// "piece.<parameter>.<first element>.<field>".
+std::string piece_key(std::size_t index, std::int64_t begin, const std::string& field) {
+  return "piece." + std::to_string(index) + "." + std::to_string(begin) + "." + field;
+}
+
+bool split_piece_key(const std::string& key, std::size_t& index, std::int64_t& begin,
+                     std::string& field) {
+  if (!key.starts_with("piece.")) return false;
+  const std::size_t first_dot = key.find('.', 6);
+  const std::size_t second_dot = first_dot == std::string::npos ? first_dot : key.find('.', first_dot + 1);
+  if (second_dot == std::string::npos) return false;
+  index = std::stoul(key.substr(6, first_dot - 6));
+  begin = std::stoll(key.substr(first_dot + 1, second_dot - first_dot - 1));
+  field = key.substr(second_dot + 1);
+  return true;
+}
+
+std::int64_t blocks_of(std::int64_t elements) {
+  return (elements + optim::kSumOfSquaresBlock - 1) / optim::kSumOfSquaresBlock;
+}
+
 // Adds the time until it goes out of scope to a counter.
 class Stopwatch {
  public:
@@ -60,6 +82,33 @@ class Stopwatch {
 
 }  // namespace
 
+// The cut of a shard's end lands on a block of the gradient norm's sums, so that every rank
+// sums whole blocks.
+static_assert(kShardGrain % optim::kSumOfSquaresBlock == 0);
+
+std::vector<std::int64_t> shard_offsets(const std::vector<std::int64_t>& parameter_sizes, int ranks,
+                                        std::int64_t grain) {
+  ATTN_CHECK(ranks >= 1 && grain >= 1, "shard_offsets: needs at least one rank and a positive "
+             "grain, got ", ranks, " ranks and a grain of ", grain);
+  std::vector<std::int64_t> starts{0};
+  for (std::int64_t size : parameter_sizes) starts.push_back(starts.back() + size);
+  const std::int64_t total = starts.back();
+  std::vector<std::int64_t> offsets{0};
+  std::size_t tensor = 0;  // the tensor the ideal cut falls in
+  for (std::int64_t rank = 1; rank < ranks; ++rank) {
+    const std::int64_t ideal = (rank * total + ranks / 2) / ranks;
+    while (tensor < parameter_sizes.size() && starts[tensor + 1] <= ideal) ++tensor;
+    std::int64_t cut = ideal;
+    if (tensor < parameter_sizes.size()) {
+      const std::int64_t start = starts[tensor];
+      cut = std::min(start + (ideal - start + grain / 2) / grain * grain, starts[tensor + 1]);
+    }
+    offsets.push_back(std::max(cut, offsets.back()));
+  }
+  offsets.push_back(total);
+  return offsets;
+}
+
 DataParallel::DataParallel(std::vector<Tensor> parameters, dist::Communicator& communicator)
     : parameters_(std::move(parameters)), communicator_(communicator) {
   element_offsets_.push_back(0);
@@ -67,27 +116,41 @@ DataParallel::DataParallel(std::vector<Tensor> parameters, dist::Communicator& c
   for (std::size_t i = 0; i < parameters_.size(); ++i) {
     const Tensor& parameter = parameters_[i];
     ATTN_CHECK(parameter.defined() && parameter.dtype() == DType::Float32 &&
-                   parameter.is_contiguous(),
-               "data-parallel training and gradient accumulation need contiguous float32 "
-               "parameters; parameter ", i, " is ",
+                   parameter.is_contiguous() && parameter.numel() > 0,
+               "data-parallel training and gradient accumulation need contiguous, non-empty "
+               "float32 parameters; parameter ", i, " is ",
                parameter.defined() ? parameter.describe() : "undefined");
     sizes.push_back(parameter.numel());
     element_offsets_.push_back(element_offsets_.back() + parameter.numel());
   }
-  const auto ranks = static_cast<std::int64_t>(size());
-  ATTN_CHECK(static_cast<std::int64_t>(parameters_.size()) >= ranks, "data-parallel training: ",
-             ranks, " processes but the model has only ", parameters_.size(),
-             " parameter tensors to share out; use fewer processes");
-  for (std::int64_t part = 0; part < ranks; ++part) {
-    first_owned_.push_back(slice_bounds(sizes, {part, ranks}).first);
+  shard_offsets_ = shard_offsets(sizes, size());
+  owned_pieces_ = pieces_of_rank(static_cast<std::size_t>(rank()));
+  for (const Piece& piece : owned_pieces_) {
+    const Tensor& parameter = parameters_[piece.parameter];
+    owned_.push_back(is_whole(piece) ? parameter
+                                     : parameter.as_strided({piece.end - piece.begin}, {1},
+                                                            parameter.offset() + piece.begin));
   }
-  first_owned_.push_back(parameters_.size());
   has_gradient_.assign(parameters_.size(), 0);
 }
 
-std::vector<Tensor> DataParallel::owned_parameters() const {
-  return {parameters_.begin() + static_cast<std::ptrdiff_t>(first_owned()),
-          parameters_.begin() + static_cast<std::ptrdiff_t>(last_owned())};
+std::vector<DataParallel::Piece> DataParallel::pieces_between(std::int64_t first,
+                                                              std::int64_t last) const {
+  std::vector<Piece> pieces;
+  for (std::size_t i = 0; i < parameters_.size(); ++i) {
+    const std::int64_t begin = std::max(first, element_offsets_[i]);
+    const std::int64_t end = std::min(last, element_offsets_[i + 1]);
+    if (begin < end) pieces.push_back({i, begin - element_offsets_[i], end - element_offsets_[i]});
+  }
+  return pieces;
+}
+
+std::vector<DataParallel::Piece> DataParallel::pieces_of_rank(std::size_t rank) const {
+  return pieces_between(shard_offsets_[rank], shard_offsets_[rank + 1]);
+}
+
+bool DataParallel::is_whole(const Piece& piece) const {
+  return piece.begin == 0 && piece.end == parameters_[piece.parameter].numel();
 }
 
 std::int64_t DataParallel::owned_elements() const {
@@ -173,6 +236,10 @@ void DataParallel::on_leaf_done(const Tensor& leaf) {
     return finished_in_[index] == buckets_[index].second - buckets_[index].first;
   };
   while (next_bucket_ < buckets_.size() && complete(next_bucket_)) start_bucket(next_bucket_++);
+  progress_exchanges();
+}
+
+void DataParallel::progress_exchanges() {
   // Open MPI moves a started exchange along only inside MPI calls.
   for (auto& exchange : pending_) exchange->test();
 }
@@ -190,26 +257,28 @@ void DataParallel::start_bucket(std::size_t bucket) {
   const std::size_t first = buckets_[bucket].first;
   const std::size_t last = buckets_[bucket].second;
   for (std::size_t i = first; i < last; ++i) pack_gradient(i, true);
+  const std::int64_t bucket_first = element_offsets_[first];
+  const std::int64_t bucket_last = element_offsets_[last];
   const auto ranks = static_cast<std::size_t>(size());
-  auto overlap = [&](std::size_t rank) {  // parameters of the bucket that `rank` owns
-    return std::pair{std::clamp(first, first_owned_[rank], first_owned_[rank + 1]),
-                     std::clamp(last, first_owned_[rank], first_owned_[rank + 1])};
+  auto overlap = [&](std::size_t rank) {  // elements of the bucket that `rank` owns
+    return std::pair{std::clamp(bucket_first, shard_offsets_[rank], shard_offsets_[rank + 1]),
+                     std::clamp(bucket_last, shard_offsets_[rank], shard_offsets_[rank + 1])};
   };
   dist::Placement send, receive;
   const auto [own_first, own_last] = overlap(static_cast<std::size_t>(rank()));
-  const std::int64_t own_offset = element_offsets_[own_first] - element_offsets_[first_owned()];
-  const std::int64_t own_count = element_offsets_[own_last] - element_offsets_[own_first];
+  const std::int64_t own_offset = own_first - shard_begin(static_cast<std::size_t>(rank()));
+  const std::int64_t own_count = own_last - own_first;
   for (std::size_t rank = 0; rank < ranks; ++rank) {
     const auto [rank_first, rank_last] = overlap(rank);
-    send.offsets.push_back(bytes_of(element_offsets_[rank_first]));
-    send.counts.push_back(bytes_of(element_offsets_[rank_last] - element_offsets_[rank_first]));
+    send.offsets.push_back(bytes_of(rank_first));
+    send.counts.push_back(bytes_of(rank_last - rank_first));
     receive.offsets.push_back(bytes_of(static_cast<std::int64_t>(rank) * owned_elements() + own_offset));
     receive.counts.push_back(bytes_of(own_count));
   }
   pending_.push_back(communicator_.start_all_to_all(
       std::as_bytes(std::span<const float>(sum_)), send,
       std::as_writable_bytes(std::span<float>(received_)), receive));
-  counters_.bytes_sent += bytes_of(element_offsets_[last] - element_offsets_[first] - own_count);
+  counters_.bytes_sent += bytes_of(bucket_last - bucket_first - own_count);
   exchanged_ = true;
 }
 
@@ -242,15 +311,18 @@ void DataParallel::combine_received() {
   }
   // A parameter has a gradient when some micro-batch of some rank reached it.
   const std::vector<std::uint8_t> reached = dist::all_gather_vector(communicator_, has_gradient_);
-  const std::int64_t base = element_offsets_[first_owned()];
-  for (std::size_t i = first_owned(); i < last_owned(); ++i) {
+  const std::int64_t base = shard_begin(static_cast<std::size_t>(rank()));
+  for (std::size_t k = 0; k < owned_pieces_.size(); ++k) {
+    const Piece& piece = owned_pieces_[k];
     bool any = false;
-    for (std::size_t rank = 0; rank < ranks; ++rank) any = any || reached[rank * parameters_.size() + i];
+    for (std::size_t rank = 0; rank < ranks; ++rank) {
+      any = any || reached[rank * parameters_.size() + piece.parameter];
+    }
     if (!any) continue;
-    Tensor grad = Tensor::empty(parameters_[i].shape(), DType::Float32);
-    std::memcpy(grad.data<float>(), total + (element_offsets_[i] - base),
-                static_cast<std::size_t>(bytes_of(parameters_[i].numel())));
-    parameters_[i].set_grad(grad);
+    Tensor grad = Tensor::empty(owned_[k].shape(), DType::Float32);
+    std::memcpy(grad.data<float>(), total + (element_offsets_[piece.parameter] + piece.begin - base),
+                static_cast<std::size_t>(bytes_of(piece.end - piece.begin)));
+    owned_[k].set_grad(grad);
   }
   sum_started_ = false;
   exchanged_ = false;
@@ -259,72 +331,105 @@ void DataParallel::combine_received() {
 
 double DataParallel::global_grad_norm() {
   Stopwatch stopwatch(counters_.seconds);
-  // Each owner sends, per parameter, whether it has a gradient and its sum of squares.
+  // Each owner sends, per piece, whether it has a gradient and then the sums of squares of
+  // its blocks (zeros without a gradient). Cuts fall on block boundaries, so these are the
+  // blocks that one process would sum.
   std::vector<double> owned_sums;
-  for (std::size_t i = first_owned(); i < last_owned(); ++i) {
-    const Tensor grad = parameters_[i].grad();
+  for (const Tensor& owned : owned_) {
+    const Tensor grad = owned.grad();
     owned_sums.push_back(grad.defined() ? 1.0 : 0.0);
-    owned_sums.push_back(grad.defined() ? optim::grad_sum_of_squares(grad) : 0.0);
+    const std::vector<double> blocks =
+        grad.defined() ? optim::grad_block_sums_of_squares(grad)
+                       : std::vector<double>(static_cast<std::size_t>(blocks_of(owned.numel())), 0.0);
+    owned_sums.insert(owned_sums.end(), blocks.begin(), blocks.end());
   }
-  std::vector<std::int64_t> counts;  // two doubles per parameter of each shard
+  std::vector<std::vector<Piece>> pieces;  // of every rank
+  std::vector<std::int64_t> counts;
+  std::int64_t entries = 0;
   for (std::size_t rank = 0; rank < static_cast<std::size_t>(size()); ++rank) {
-    const std::size_t owned = first_owned_[rank + 1] - first_owned_[rank];
-    counts.push_back(static_cast<std::int64_t>(2 * owned * sizeof(double)));
+    pieces.push_back(pieces_of_rank(rank));
+    std::int64_t rank_entries = 0;
+    for (const Piece& piece : pieces.back()) rank_entries += 1 + blocks_of(piece.end - piece.begin);
+    counts.push_back(rank_entries * static_cast<std::int64_t>(sizeof(double)));
+    entries += rank_entries;
   }
-  std::vector<double> sums(2 * parameters_.size());
+  std::vector<double> sums(static_cast<std::size_t>(entries));
   communicator_.all_gather(std::as_bytes(std::span<const double>(owned_sums)),
                            std::as_writable_bytes(std::span<double>(sums)), counts);
+  // As optim::global_grad_norm adds: each parameter's blocks from 0.0, then the parameters.
   double sum = 0.0;
-  for (std::size_t i = 0; i < parameters_.size(); ++i) {
-    if (sums[2 * i] != 0.0) sum += sums[2 * i + 1];
+  double parameter_sum = 0.0;
+  bool parameter_has_gradient = false;
+  std::size_t position = 0;
+  std::size_t current = parameters_.size();
+  for (const std::vector<Piece>& rank_pieces : pieces) {
+    for (const Piece& piece : rank_pieces) {
+      if (piece.parameter != current) {
+        if (parameter_has_gradient) sum += parameter_sum;
+        current = piece.parameter;
+        parameter_sum = 0.0;
+        parameter_has_gradient = false;
+      }
+      const bool piece_has_gradient = sums[position++] != 0.0;
+      parameter_has_gradient = parameter_has_gradient || piece_has_gradient;
+      for (std::int64_t block = 0; block < blocks_of(piece.end - piece.begin); ++block) {
+        parameter_sum += sums[position++];
+      }
+    }
   }
+  if (parameter_has_gradient) sum += parameter_sum;
   return std::sqrt(sum);
 }
 
-// Parameters [first, last) laid end to end from `flat`, which holds parameter `first` first.
-void DataParallel::copy_parameters_to(std::size_t first, std::size_t last, float* flat) const {
-  for (std::size_t i = first; i < last; ++i) {
-    std::memcpy(flat + (element_offsets_[i] - element_offsets_[first]), parameters_[i].data<float>(),
-                static_cast<std::size_t>(bytes_of(parameters_[i].numel())));
+// Elements [first, last) of the parameters laid end to end, to or from `flat`, which holds
+// element `first` first.
+void DataParallel::copy_parameters_to(std::int64_t first, std::int64_t last, float* flat) const {
+  for (const Piece& piece : pieces_between(first, last)) {
+    std::memcpy(flat + (element_offsets_[piece.parameter] + piece.begin - first),
+                parameters_[piece.parameter].data<float>() + piece.begin,
+                static_cast<std::size_t>(bytes_of(piece.end - piece.begin)));
   }
 }
 
-void DataParallel::copy_parameters_from(std::size_t first, std::size_t last, const float* flat) {
-  for (std::size_t i = first; i < last; ++i) {
-    std::memcpy(parameters_[i].data<float>(), flat + (element_offsets_[i] - element_offsets_[first]),
-                static_cast<std::size_t>(bytes_of(parameters_[i].numel())));
+void DataParallel::copy_parameters_from(std::int64_t first, std::int64_t last, const float* flat) {
+  for (const Piece& piece : pieces_between(first, last)) {
+    std::memcpy(parameters_[piece.parameter].data<float>() + piece.begin,
+                flat + (element_offsets_[piece.parameter] + piece.begin - first),
+                static_cast<std::size_t>(bytes_of(piece.end - piece.begin)));
   }
 }
 
 void DataParallel::all_gather_parameters() {
   if (size() == 1) return;
   Stopwatch stopwatch(counters_.seconds);
+  const std::int64_t first = shard_begin(static_cast<std::size_t>(rank()));
+  const std::int64_t last = first + owned_elements();
   std::vector<float> owned(static_cast<std::size_t>(owned_elements()));
-  copy_parameters_to(first_owned(), last_owned(), owned.data());
+  copy_parameters_to(first, last, owned.data());
   std::vector<float> whole(static_cast<std::size_t>(total_elements()));
   communicator_.all_gather(std::as_bytes(std::span<const float>(owned)),
                            std::as_writable_bytes(std::span<float>(whole)), shard_bytes());
   counters_.bytes_sent += bytes_of(owned_elements()) * (size() - 1);
   // This rank's own shard arrives back unchanged; the others replace what it held.
-  copy_parameters_from(0, first_owned(), whole.data());
-  copy_parameters_from(last_owned(), parameters_.size(), whole.data() + element_offsets_[last_owned()]);
+  copy_parameters_from(0, first, whole.data());
+  copy_parameters_from(last, total_elements(), whole.data() + last);
 }
 
 void DataParallel::broadcast_parameters() {
   if (size() == 1) return;
   std::vector<float> whole(static_cast<std::size_t>(total_elements()));
-  copy_parameters_to(0, parameters_.size(), whole.data());
+  copy_parameters_to(0, total_elements(), whole.data());
   communicator_.broadcast(std::as_writable_bytes(std::span<float>(whole)), 0);
-  copy_parameters_from(0, parameters_.size(), whole.data());
+  copy_parameters_from(0, total_elements(), whole.data());
 }
 
 std::int64_t DataParallel::shard_elements(std::size_t rank) const {
-  return element_offsets_[first_owned_[rank + 1]] - element_offsets_[first_owned_[rank]];
+  return shard_offsets_[rank + 1] - shard_offsets_[rank];
 }
 
 std::vector<std::int64_t> DataParallel::shard_bytes() const {
   std::vector<std::int64_t> bytes;
-  for (std::size_t rank = 0; rank + 1 < first_owned_.size(); ++rank) {
+  for (std::size_t rank = 0; rank + 1 < shard_offsets_.size(); ++rank) {
     bytes.push_back(bytes_of(shard_elements(rank)));
   }
   return bytes;
@@ -352,8 +457,13 @@ std::map<std::string, Tensor> DataParallel::gather_optimizer_state(
   for (const auto& [key, tensor] : shard_state) {
     std::size_t index = 0;
     std::string field;
-    renamed[split_parameter_key(key, index, field) ? parameter_key(index + first_owned(), field) : key] =
-        tensor;
+    if (!split_parameter_key(key, index, field)) {
+      renamed[key] = tensor;
+      continue;
+    }
+    const Piece& piece = owned_pieces_.at(index);
+    renamed[is_whole(piece) ? parameter_key(piece.parameter, field)
+                            : piece_key(piece.parameter, piece.begin, field)] = tensor;
   }
   const std::vector<std::string> blobs =
       dist::gather_strings(communicator_, io::serialize_safetensors(renamed), 0);
@@ -361,7 +471,26 @@ std::map<std::string, Tensor> DataParallel::gather_optimizer_state(
   for (const std::string& blob : blobs) {
     io::SafetensorsData data = io::parse_safetensors(
         reinterpret_cast<const std::uint8_t*>(blob.data()), blob.size(), "optimizer shard");
-    for (auto& [key, tensor] : data.tensors) whole.emplace(key, tensor);  // rank 0's scalars win
+    for (auto& [key, tensor] : data.tensors) {
+      std::size_t index = 0;
+      std::int64_t begin = 0;
+      std::string field;
+      if (!split_piece_key(key, index, begin, field) || tensor.dim() == 0) {
+        // Rank 0's scalars win; a shared parameter's step count is the same in every piece.
+        whole.emplace(split_piece_key(key, index, begin, field) ? parameter_key(index, field) : key, tensor);
+        continue;
+      }
+      // A piece of a moment buffer goes to its place in the parameter's whole buffer.
+      const Tensor& parameter = parameters_.at(index);
+      auto [place, created] = whole.try_emplace(parameter_key(index, field));
+      if (created) place->second = Tensor::zeros(parameter.shape(), DType::Float32);
+      ATTN_CHECK(tensor.dtype() == DType::Float32 && begin >= 0 &&
+                     begin + tensor.numel() <= parameter.numel(),
+                 "data-parallel training: optimizer shard entry ", key, " (", tensor.describe(),
+                 ") does not fit parameter ", index, " (", parameter.describe(), ")");
+      std::memcpy(place->second.data<float>() + begin, tensor.data<float>(),
+                  static_cast<std::size_t>(bytes_of(tensor.numel())));
+    }
   }
   return whole;
 }
@@ -374,8 +503,23 @@ std::map<std::string, Tensor> DataParallel::shard_of_optimizer_state(
     std::string field;
     if (!split_parameter_key(key, index, field)) {
       shard[key] = tensor;
-    } else if (index >= first_owned() && index < last_owned()) {
-      shard[parameter_key(index - first_owned(), field)] = tensor;
+      continue;
+    }
+    for (std::size_t k = 0; k < owned_pieces_.size(); ++k) {
+      const Piece& piece = owned_pieces_[k];
+      if (piece.parameter != index) continue;
+      if (is_whole(piece) || tensor.dim() == 0) {
+        shard[parameter_key(k, field)] = tensor;  // the optimizer checks its shape on load
+        continue;
+      }
+      const Tensor& parameter = parameters_[index];
+      ATTN_CHECK(tensor.dtype() == DType::Float32 && tensor.numel() == parameter.numel(),
+                 "train: cannot resume: the checkpoint's optimizer entry ", key, " is ",
+                 tensor.describe(), " but parameter ", index, " is ", parameter.describe());
+      Tensor part = Tensor::empty({piece.end - piece.begin}, DType::Float32);
+      std::memcpy(part.data<float>(), tensor.contiguous().data<float>() + piece.begin,
+                  static_cast<std::size_t>(bytes_of(piece.end - piece.begin)));
+      shard[parameter_key(k, field)] = part;
     }
   }
   return shard;

@@ -574,7 +574,10 @@ void Trainer::backward_slice(const StepResult& result, std::int64_t batch_tokens
   if (!std::isfinite(loss)) return;  // the whole update is skipped
   const double share = static_cast<double>(result.num_tokens) / static_cast<double>(batch_tokens);
   autograd::BackwardOptions options;
-  if (overlap) options.on_leaf_done = [this](const Tensor& leaf) { data_parallel_->on_leaf_done(leaf); };
+  if (overlap) {
+    options.on_leaf_done = [this](const Tensor& leaf) { data_parallel_->on_leaf_done(leaf); };
+    options.after_node = [this] { data_parallel_->progress_exchanges(); };
+  }
   autograd::backward(result.loss, Tensor::full(result.loss.shape(), share, result.loss.dtype()),
                      options);
 }

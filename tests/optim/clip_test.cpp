@@ -105,5 +105,20 @@ TEST(ClipGradNorm, RejectsBadArguments) {
   EXPECT_THROW(clip_grad_norm({mismatched}, 1.0), Error);
 }
 
+TEST(GradSumOfSquares, IsItsBlocksAddedInOrderSoABlockAlignedPartGivesTheSameBlocks) {
+  // Values whose squares round differently depending on how they are grouped.
+  std::vector<float> values;
+  for (int i = 0; i < 2 * 1024 + 300; ++i) values.push_back(std::sin(0.37f * static_cast<float>(i)) * 1e3f);
+  const Tensor grad = Tensor::from_vector<float>({static_cast<std::int64_t>(values.size())}, values);
+  const std::vector<double> blocks = optim::grad_block_sums_of_squares(grad);
+  ASSERT_EQ(blocks.size(), 3u);
+  double added = 0.0;
+  for (double block : blocks) added += block;
+  EXPECT_EQ(optim::grad_sum_of_squares(grad), added);
+  // The part from element 1024 on, as a rank holding it would see it.
+  const Tensor tail = grad.as_strided({static_cast<std::int64_t>(values.size()) - 1024}, {1}, 1024);
+  EXPECT_EQ(optim::grad_block_sums_of_squares(tail), std::vector<double>(blocks.begin() + 1, blocks.end()));
+}
+
 }  // namespace
 }  // namespace attn

@@ -4,6 +4,8 @@
 # the first, where mpirun starts the ranks of 10.231.0.2 through netns_agent.sh (given as
 # its remote shell); removes both namespaces afterwards. Needs root (ip netns).
 #   two_namespaces.sh NAME COMMAND...     NAME: at most 10 characters, unique per run
+# With ATTN_NETNS_RATE set (tc's units, e.g. 1gbit), each end sends at most that rate
+# (a token bucket, as a network card of that speed would), for benchmarks.
 set -euo pipefail
 name="$1"
 shift
@@ -24,5 +26,9 @@ ip -n "$b" addr add 10.231.0.2/24 dev "${name}y"
 for namespace in "$a" "$b"; do ip -n "$namespace" link set lo up; done
 ip -n "$a" link set "${name}x" up
 ip -n "$b" link set "${name}y" up
+if [[ -n "${ATTN_NETNS_RATE:-}" ]]; then
+  ip netns exec "$a" tc qdisc add dev "${name}x" root tbf rate "$ATTN_NETNS_RATE" burst 1mb latency 50ms
+  ip netns exec "$b" tc qdisc add dev "${name}y" root tbf rate "$ATTN_NETNS_RATE" burst 1mb latency 50ms
+fi
 export ATTN_NETNS_A="$a" ATTN_NETNS_B="$b"
 ip netns exec "$a" unshare --uts sh -c 'hostname node-a; exec "$@"' sh "$@"

@@ -53,6 +53,38 @@ TEST(SliceBounds, ASliceOutsideTheCountIsAnError) {
   EXPECT_THROW(slice_bounds(std::vector<std::int64_t>{1, 2}, {0, 0}), Error);
 }
 
+using Offsets = std::vector<std::int64_t>;
+
+TEST(ShardOffsets, CutsTheWholeEvenlyAtGrainsCountedFromEachTensorsStart) {
+  // One tensor of 10,000 elements over 3 ranks: cuts near 3,333 and 6,667, on multiples of 1,000.
+  EXPECT_EQ(shard_offsets({10000}, 3, 1000), (Offsets{0, 3000, 7000, 10000}));
+  // A cut inside the second tensor counts grains from its start (element 500).
+  EXPECT_EQ(shard_offsets({500, 9500}, 2, 1000), (Offsets{0, 5500, 10000}));
+  // A cut rounds to a tensor's start or end when its grain would pass the end.
+  EXPECT_EQ(shard_offsets({4600, 5400}, 2, 1000), (Offsets{0, 4600, 10000}));
+  EXPECT_EQ(shard_offsets({5700, 5300}, 2, 1000), (Offsets{0, 5700, 11000}));
+  EXPECT_EQ(shard_offsets({10, 20, 30}, 1), (Offsets{0, 60}));
+}
+
+TEST(ShardOffsets, FewerGrainsThanRanksLeavesSomeShardsEmpty) {
+  EXPECT_EQ(shard_offsets({100}, 3, 1000), (Offsets{0, 0, 0, 100}));
+  EXPECT_EQ(shard_offsets({}, 2, 1000), (Offsets{0, 0, 0}));
+  EXPECT_THROW(shard_offsets({10}, 0, 1000), Error);
+}
+
+TEST(ShardOffsets, ShardsOfAModelWithOneHugeTensorStayEven) {
+  // An embedding of 32,000 x 512 and sixty small tensors, over 64 ranks: whole-tensor shards
+  // would leave one rank with most of the model; element shards differ by under a grain.
+  std::vector<std::int64_t> sizes{32000 * 512};
+  for (int i = 0; i < 60; ++i) sizes.push_back(512 * 512);
+  const Offsets offsets = shard_offsets(sizes, 64);
+  std::int64_t total = 0;
+  for (std::int64_t size : sizes) total += size;
+  for (std::size_t rank = 0; rank + 1 < offsets.size(); ++rank) {
+    EXPECT_LE(std::abs((offsets[rank + 1] - offsets[rank]) - total / 64), kShardGrain) << rank;
+  }
+}
+
 class DataParallelOneProcess : public ::testing::Test {
  protected:
   DataParallelOneProcess() : layer_(3, 2), world_(dist::single_process()) {

@@ -19,6 +19,7 @@
 #include "attn/data/text_files.h"
 #include "attn/dist/communicator.h"
 #include "attn/io/safetensors.h"
+#include "attn/train/data_parallel.h"
 #include "support/attn_program.h"
 
 namespace attn::train {
@@ -171,16 +172,18 @@ class DistributedTraining : public testing::AttnProgramTest {
     EXPECT_EQ(trainer_state_of(state_a), trainer_state_of(state_b));
   }
 
-  std::string translation_config(const std::string& arch) const {
+  // `d_model` 64 makes feed-forward weights of 16,384 elements, so that shards cut tensors.
+  std::string translation_config(const std::string& arch, int d_model = 16) const {
     const fs::path data = directory_.path() / "translation";
     if (!fs::exists(data)) write_translation_corpus(data, 70);
-    const std::string config = path(arch + ".toml");
+    const std::string config = path(arch + std::to_string(d_model) + ".toml");
     std::ofstream file(config);
     file << "[task]\nkind = \"translation\"\n[data]\ndir = \"" << data.string()
          << "\"\nmax_tokens = 200\n[tokenizer]\nvocab_size = 36\n[model]\narch = \"" << arch
          << "\"\n";
     if (arch == "transformer") {
-      file << "[model.transformer]\nd_model = 16\nnum_heads = 2\nd_ff = 32\nencoder_layers = 1\n"
+      file << "[model.transformer]\nd_model = " << d_model << "\nnum_heads = 2\nd_ff = "
+           << 4 * d_model << "\nencoder_layers = 1\n"
            << "decoder_layers = 1\ndropout = 0.1\n";
     } else {
       file << "[model.rnn]\nembedding_size = 12\nhidden_size = 16\nattention_size = 8\n"
@@ -254,7 +257,7 @@ TEST_F(DistributedTraining, TwoRanksGiveTheBitsOfOneProcessAccumulatingTwoLangua
 
 // Many small buckets (a kilobyte each) exchanged during backward, against no overlap at all.
 TEST_F(DistributedTraining, OverlappedBucketsGiveTheBitsOfTheExchangeAfterBackward) {
-  const std::string config = translation_config("transformer");
+  const std::string config = translation_config("transformer", 64);
   ASSERT_EQ(train(2, config, run_path("buckets"), "train.bucket_megabytes=0.001").status, 0);
   ASSERT_EQ(train(2, config, run_path("after"), "train.overlap_communication=false").status, 0);
   expect_same_bits(run_path("buckets"), run_path("after"));
@@ -305,10 +308,34 @@ TEST_F(DistributedTraining, OnlyRankZeroWritesTheLogWhichRecordsTheWorldSize) {
             trainer_state_of(state_file_of(run_path("alone"))).at("tokens"));
 }
 
+// Shards are even in elements, cut inside tensors where needed, so the optimizer state of
+// the largest of three ranks is a third of one process's, give or take a grain; shards of
+// whole tensors would be off by up to half a feed-forward weight (8,192 elements).
+TEST_F(DistributedTraining, OptimizerStatePerRankFallsAsOneOverTheRanks) {
+  const std::string config = translation_config("transformer", 64);
+  // The log records the largest rank's state (one process: with accumulate_steps > 1).
+  auto largest_state = [&](int processes, const std::string& name) {
+    const Outcome outcome = train(processes, config, run_path(name),
+                                  "train.max_steps=2 train.accumulate_steps=" + std::to_string(4 - processes));
+    EXPECT_EQ(outcome.status, 0) << outcome.err;
+    std::ifstream log(run_path(name) / "metrics.jsonl");
+    double bytes = 0.0;
+    for (std::string line; std::getline(log, line);) {
+      const nlohmann::json record = nlohmann::json::parse(line);
+      if (record.contains("optimizer_state_bytes")) bytes = record.at("optimizer_state_bytes").get<double>();
+    }
+    return bytes;
+  };
+  const double one = largest_state(1, "one"), three = largest_state(3, "three");
+  ASSERT_GT(one, 8.0 * 100000) << "two float32 moments of over 100,000 parameters";
+  EXPECT_LE(three, one / 3.0 + 8.0 * static_cast<double>(kShardGrain) + 1024.0);
+  EXPECT_GE(three, one / 3.0);
+}
+
 // Saved by two ranks; resumed by one process accumulating two, it is the uninterrupted
 // two-rank run; resumed by three ranks, it is one process that switched to three slices.
 TEST_F(DistributedTraining, SaveOnTwoRanksResumeOnOneOrThree) {
-  const std::string config = translation_config("transformer");
+  const std::string config = translation_config("transformer", 64);  // shards cut tensors
   ASSERT_EQ(train(2, config, run_path("uninterrupted"), "train.max_steps=8").status, 0);
   ASSERT_EQ(train(2, config, run_path("saved"), "train.max_steps=4").status, 0);
   fs::copy(run_path("saved"), run_path("resumed_on_one"), fs::copy_options::recursive);

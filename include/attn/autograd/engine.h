@@ -16,6 +16,10 @@ struct BackwardOptions {
   // .grad is final. Data-parallel training starts exchanging gradients from here while the
   // rest of the backward pass runs.
   std::function<void(const Tensor& leaf)> on_leaf_done;
+  // Called after each node of the graph has run. Data-parallel training lets the transport
+  // move its started exchanges along here: MPI libraries progress a non-blocking collective
+  // only inside MPI calls.
+  std::function<void()> after_node;
 };
 
 // Propagates `grad_output` (ones for a one-element root when undefined) from `root` to

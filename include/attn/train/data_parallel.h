@@ -2,8 +2,11 @@
 // over the processes of a job (dist::Communicator) and within one process
 // (train.accumulate_steps). The trainer uses it; docs/DISTRIBUTED.md tells the whole story.
 //
-// The parameters are cut into one shard per rank: contiguous runs of whole tensors, even in
-// elements. A rank keeps optimizer state for its shard only (ZeRO stage 1). One update:
+// The parameters, laid end to end, are cut into one shard per rank of even length in
+// elements, as ZeRO's flat buffers are: a cut may fall inside a tensor, at a multiple of
+// kShardGrain elements from its start. A rank keeps optimizer state for its shard only
+// (ZeRO stage 1), so that state falls as 1/P even for a model with one huge embedding.
+// One update:
 //
 //   for each of this rank's micro-batches: backward, then accumulate_gradients()
 //   reduce_gradients();        // all-to-all the shards; add them in rank order
@@ -29,6 +32,19 @@
 
 namespace attn::train {
 
+// Shard cuts fall on multiples of this many elements from a tensor's start: the blocks of
+// optim::grad_sum_of_squares, so that the gradient norm has the same bits for any number
+// of ranks.
+inline constexpr std::int64_t kShardGrain = 1024;
+
+// Where the shards of `ranks` ranks begin and end in the parameters laid end to end
+// (`parameter_sizes` in elements): ranks + 1 offsets, from 0 to the total. Rank r's shard
+// ends at the multiple of `grain` (counted from the start of the tensor it falls in, or that
+// tensor's end) nearest to (r + 1) / ranks of the total. A shard may be empty when the
+// model has fewer than `ranks` grains.
+std::vector<std::int64_t> shard_offsets(const std::vector<std::int64_t>& parameter_sizes, int ranks,
+                                        std::int64_t grain = kShardGrain);
+
 // Time and payload of the exchanges since the counters were last taken.
 struct ExchangeCounters {
   double seconds = 0.0;          // inside collective calls, waiting for slower ranks included
@@ -39,17 +55,16 @@ struct ExchangeCounters {
 
 class DataParallel {
  public:
-  // Every parameter must be a contiguous float32 tensor, and there must be at least as many
-  // tensors as ranks; throws attn::Error otherwise.
+  // Every parameter must be a contiguous float32 tensor; throws attn::Error otherwise.
   DataParallel(std::vector<Tensor> parameters, dist::Communicator& communicator);
 
   int rank() const { return communicator_.rank(); }
   int size() const { return communicator_.size(); }
   dist::Communicator& communicator() const { return communicator_; }
-  // This rank's shard: parameters [first_owned(), last_owned()) of the list.
-  std::size_t first_owned() const { return first_owned_[static_cast<std::size_t>(rank())]; }
-  std::size_t last_owned() const { return first_owned_[static_cast<std::size_t>(rank()) + 1]; }
-  std::vector<Tensor> owned_parameters() const;
+  // This rank's shard, for its optimizer: each parameter it holds whole, and a flat view of
+  // the part it holds of each parameter it shares with a neighbour. The views share the
+  // parameters' memory, so an update through them updates the model.
+  const std::vector<Tensor>& owned_parameters() const { return owned_; }
   // Elements of every parameter, and of this rank's shard.
   std::int64_t total_elements() const { return element_offsets_.back(); }
   std::int64_t owned_elements() const;
@@ -68,6 +83,9 @@ class DataParallel {
   void start_overlapped_backward(std::int64_t bucket_bytes);
   // For autograd::BackwardOptions::on_leaf_done: that leaf's gradient is final.
   void on_leaf_done(const Tensor& leaf);
+  // For autograd::BackwardOptions::after_node: lets the transport move the started
+  // exchanges along (cheap when none is pending).
+  void progress_exchanges();
   // Starts the buckets that backward did not finish (parameters it never reached, or no
   // backward at all), in order.
   void finish_overlapped_backward();
@@ -87,8 +105,9 @@ class DataParallel {
   std::uint64_t parameter_hash() const;
 
   // The state_dict() of the whole optimizer (optim/optimizer.h), assembled on rank 0 from
-  // every rank's `shard_state` (the state_dict of the optimizer over owned_parameters());
-  // other ranks get an empty map.
+  // every rank's `shard_state` (the state_dict of the optimizer over owned_parameters()),
+  // with the parts of a shared parameter's buffers put together; other ranks get an empty
+  // map.
   std::map<std::string, Tensor> gather_optimizer_state(
       const std::map<std::string, Tensor>& shard_state) const;
   // This rank's part of a whole optimizer's state_dict, indexed for its shard optimizer.
@@ -99,18 +118,30 @@ class DataParallel {
   ExchangeCounters take_counters();
 
  private:
+  // Elements [begin, end) of parameter `parameter` (counted from its start).
+  struct Piece {
+    std::size_t parameter;
+    std::int64_t begin, end;
+  };
+  // The pieces of the parameters that elements [first, last) of the whole cover, in order.
+  std::vector<Piece> pieces_between(std::int64_t first, std::int64_t last) const;
+  std::vector<Piece> pieces_of_rank(std::size_t rank) const;
+  bool is_whole(const Piece& piece) const;
+  std::int64_t shard_begin(std::size_t rank) const { return shard_offsets_[rank]; }
   std::int64_t shard_elements(std::size_t rank) const;
   std::vector<std::int64_t> shard_bytes() const;
   void make_buckets(std::int64_t bucket_bytes);
-  void copy_parameters_to(std::size_t first, std::size_t last, float* flat) const;
-  void copy_parameters_from(std::size_t first, std::size_t last, const float* flat);
+  void copy_parameters_to(std::int64_t first, std::int64_t last, float* flat) const;
+  void copy_parameters_from(std::int64_t first, std::int64_t last, const float* flat);
   void pack_gradient(std::size_t index, bool first);
   void start_bucket(std::size_t bucket);
   void combine_received();
   std::vector<Tensor> parameters_;
   dist::Communicator& communicator_;
   std::vector<std::int64_t> element_offsets_;  // per parameter, and the total at the end
-  std::vector<std::size_t> first_owned_;       // per rank, and the parameter count at the end
+  std::vector<std::int64_t> shard_offsets_;    // per rank, and the total at the end
+  std::vector<Piece> owned_pieces_;            // this rank's shard
+  std::vector<Tensor> owned_;                  // one tensor per owned piece
   std::vector<float> sum_;                     // this rank's micro-batch gradients, added
   std::vector<std::uint8_t> has_gradient_;     // per parameter: some micro-batch reached it
   bool sum_started_ = false;
