@@ -37,6 +37,7 @@ DEBIAN_PACKAGES=(
   r-base-core         # Rscript, to export the novels
   libcairo2-dev       # PNG rendering of attention maps and plots
   libcpp-httplib-dev  # `attn serve`: the local HTTP server
+  wrk                 # bench/serve_load.sh: HTTP load against `attn serve`
   libopenmpi-dev      # data-parallel training over MPI (Open MPI)
   openmpi-bin         # mpirun, to start the processes of a training job
   iproute2            # `ip netns`: the two-machine test of distributed training

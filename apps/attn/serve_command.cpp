@@ -7,6 +7,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 
 #include <cstdio>
@@ -31,7 +32,7 @@ struct ServeOptions {
   int port = 8080;
   serve::Limits limits;
   int threads = 2;
-  int workers = 0;  // 0: max_concurrent + 4
+  int workers = 0;  // 0: enough for every queued and running request, and 4 more
   bool quiet = false;
 };
 
@@ -95,6 +96,15 @@ void serve_until_signalled(HttpServer& server) {
   remove_stop_handlers();
 }
 
+// A connection holds a worker while its request waits or runs, so by default there are
+// enough for every model's full queue and running batch, plus four for the page, the model
+// list and quick 503 answers.
+int default_workers(const serve::Limits& limits, const serve::Service& service) {
+  const auto models = static_cast<std::int64_t>(service.models().all().size());
+  return static_cast<int>(std::min<std::int64_t>(
+      models * (limits.queue_size + limits.max_batch) + 4, 1024));
+}
+
 void run_serve(const ServeOptions& options) {
   set_num_threads(options.threads);
   serve::check_limits(options.limits);
@@ -104,8 +114,7 @@ void run_serve(const ServeOptions& options) {
   HttpServerOptions http;
   http.host = options.host;
   http.port = options.port;
-  http.worker_threads = options.workers > 0 ? options.workers
-                                            : static_cast<int>(options.limits.max_concurrent) + 4;
+  http.worker_threads = options.workers > 0 ? options.workers : default_workers(options.limits, service);
   http.max_body_bytes = options.limits.max_body_bytes;
   if (!options.quiet) http.log = [](const std::string& line) { std::fprintf(stderr, "%s\n", line.c_str()); };
   HttpServer server(service, http);
@@ -151,11 +160,21 @@ void add_serve_command(CLI::App& app) {
   serve->add_option("--max-beam-size", options->limits.max_beam_size, "largest beam_size a request may ask for")
       ->check(CLI::PositiveNumber);
   serve->add_option("--max-concurrent", options->limits.max_concurrent,
-                    "model runs at once over all models (503 beyond)")
+                    "model runs (batches) at once over all models")
+      ->check(CLI::PositiveNumber);
+  serve->add_option("--max-batch", options->limits.max_batch,
+                    "requests of one model decoded together (default 32)")
+      ->check(CLI::PositiveNumber);
+  serve->add_option("--queue-size", options->limits.queue_size,
+                    "requests that may wait for each model (default 64; 503 beyond)")
+      ->check(CLI::PositiveNumber);
+  serve->add_option("--queue-wait-ms", options->limits.queue_wait_ms,
+                    "longest wait in the queue, in milliseconds (default 10000; 504 beyond)")
       ->check(CLI::PositiveNumber);
   serve->add_option("--threads", options->threads, "CPU threads of each model run")->check(CLI::PositiveNumber);
   serve->add_option("--workers", options->workers,
-                    "connections served at once (default: --max-concurrent + 4)")
+                    "connections served at once (default: every model's --queue-size + "
+                    "--max-batch, + 4)")
       ->check(CLI::PositiveNumber);
   serve->add_flag("--quiet,-q", options->quiet, "do not log each request");
   serve->callback([options] {

@@ -7,6 +7,7 @@
 #include "attn/autograd/grad_mode.h"
 #include "attn/core/error.h"
 #include "attn/text/utf8.h"
+#include "batch_queue.h"
 #include "request_fields.h"
 
 namespace attn::serve {
@@ -145,17 +146,24 @@ std::string finish_checks(const RequestFields& fields, const CommonFields& commo
   return text;
 }
 
-// Runs `run` holding one of the server's run slots (503 when none is free) and the model's
-// lock, so that a model runs one request at a time (models.h).
-template <typename Run>
-void run_exclusively(const HandlerContext& context, const ServedModel& model, Run&& run) {
-  const ConcurrencyLimit::Slot slot = context.runs.try_acquire();
-  if (!slot) {
-    throw HttpError(503, "the server is busy: " + std::to_string(context.limits.max_concurrent) +
-                             " model runs are under way (its limit); try again shortly");
-  }
-  const auto lock = model.lock();
-  run();
+// Waits in the model's queue until `job` has run, alone or with others (batch_queue.h).
+void run_in_turn(const HandlerContext& context, const ServedModel& model, BatchJob& job) {
+  context.queues.at(&model)->submit(job);
+}
+
+// The jobs of a batch, all of the type of the job that runs it.
+template <typename Job>
+std::vector<Job*> jobs_of(const std::vector<BatchJob*>& batch) {
+  std::vector<Job*> jobs;
+  for (BatchJob* job : batch) jobs.push_back(static_cast<Job*>(job));
+  return jobs;
+}
+
+template <typename Job>
+std::vector<std::string> texts_of(const std::vector<Job*>& jobs) {
+  std::vector<std::string> texts;
+  for (const Job* job : jobs) texts.push_back(job->text);
+  return texts;
 }
 
 tasks::SearchSettings default_search_settings(const ServedModel& model, const Limits& limits) {
@@ -173,6 +181,142 @@ tasks::GenerationSettings default_generation_settings(const ServedModel& model, 
   return settings;
 }
 
+// ---- The jobs of each route: what runs in a batch ------------------------------------------
+// Requests with the same decoding settings share a batch. Sampling runs alone: its random
+// stream would otherwise depend on the other requests of the batch.
+
+struct TranslateJob final : BatchJob {
+  TranslateJob(const tasks::Translator& translator, std::string text, tasks::SearchSettings settings,
+               bool attention)
+      : translator(translator), text(std::move(text)), settings(std::move(settings)),
+        attention(attention) {}
+
+  std::string batch_key() const override {
+    return settings.method == "sample" ? std::string() : decoding_json(settings).dump();
+  }
+
+  void run_batch(const std::vector<BatchJob*>& batch) override {
+    const std::vector<TranslateJob*> jobs = jobs_of<TranslateJob>(batch);
+    tasks::SearchSettings batch_settings = settings;
+    batch_settings.batch_size = static_cast<std::int64_t>(jobs.size());
+    const std::vector<std::vector<tasks::Translation>> found = translator.translate(texts_of(jobs), batch_settings);
+    for (std::size_t i = 0; i < jobs.size(); ++i) {
+      if (!found[i].empty()) jobs[i]->best = found[i].front();
+    }
+    // Forced decoding of each translation just made: the maps of the words it produced.
+    for (TranslateJob* job : jobs) {
+      if (job->attention) job->maps = inspect::translation_attention(translator, job->text, job->best.text);
+    }
+  }
+
+  const tasks::Translator& translator;
+  std::string text;
+  tasks::SearchSettings settings;
+  bool attention;
+  tasks::Translation best;
+  std::optional<inspect::TranslationAttention> maps;
+};
+
+struct ClassifyJob final : BatchJob {
+  ClassifyJob(const tasks::Classifier& classifier, std::string text, bool attention)
+      : classifier(classifier), text(std::move(text)), attention(attention) {}
+
+  // With attention, the maps and the label come from one pass of its own.
+  std::string batch_key() const override { return attention ? std::string() : "labels"; }
+
+  void run_batch(const std::vector<BatchJob*>& batch) override {
+    const std::vector<ClassifyJob*> jobs = jobs_of<ClassifyJob>(batch);
+    if (attention) {
+      result = inspect::classification_attention(classifier, text);
+      return;
+    }
+    const std::vector<tasks::Classification> labels =
+        classifier.classify(texts_of(jobs), static_cast<std::int64_t>(jobs.size()));
+    for (std::size_t i = 0; i < jobs.size(); ++i) jobs[i]->result.result = labels[i];
+  }
+
+  const tasks::Classifier& classifier;
+  std::string text;
+  bool attention;
+  inspect::ClassificationAttention result;
+};
+
+struct GenerateJob final : BatchJob {
+  GenerateJob(const tasks::TextGenerator& generator, std::string text,
+              tasks::GenerationSettings settings, bool attention)
+      : generator(generator), text(std::move(text)), settings(std::move(settings)),
+        attention(attention) {}
+
+  std::string batch_key() const override {
+    return settings.method == "sample" ? std::string() : decoding_json(settings).dump();
+  }
+
+  void run_batch(const std::vector<BatchJob*>& batch) override {
+    const std::vector<GenerateJob*> jobs = jobs_of<GenerateJob>(batch);
+    tasks::GenerationSettings batch_settings = settings;
+    batch_settings.batch_size = static_cast<std::int64_t>(jobs.size());
+    const std::vector<tasks::Generation> generations = generator.generate(texts_of(jobs), batch_settings);
+    for (std::size_t i = 0; i < jobs.size(); ++i) jobs[i]->generation = generations[i];
+    for (GenerateJob* job : jobs) {
+      if (!job->attention) continue;
+      // The prompt and the generated ids, read as the generator read them: what each token
+      // attended to. Should the maps fail, the generation still stands.
+      try {
+        job->maps = inspect::language_model_attention(generator, job->text, job->generation.tokens);
+      } catch (const Error& error) {
+        job->attention_error = error.what();
+      }
+    }
+  }
+
+  const tasks::TextGenerator& generator;
+  std::string text;
+  tasks::GenerationSettings settings;
+  bool attention;
+  tasks::Generation generation;
+  std::optional<inspect::LanguageModelAttention> maps;
+  std::string attention_error;
+};
+
+struct EmbedJob final : BatchJob {
+  EmbedJob(const models::PretrainedEncoder& encoder, std::string text, std::optional<std::string> pair,
+           bool attention)
+      : encoder(encoder), text(std::move(text)), pair(std::move(pair)), attention(attention) {}
+
+  // A pair is one input of its own ([CLS] A [SEP] B [SEP]).
+  std::string batch_key() const override { return pair ? std::string() : "sentences"; }
+
+  void run_batch(const std::vector<BatchJob*>& batch) override {
+    const std::vector<EmbedJob*> jobs = jobs_of<EmbedJob>(batch);
+    Tensor rows;
+    if (pair) {
+      NoGradGuard no_grad;
+      const models::TokenBatch tokens = encoder.tokenize_pairs({{text, *pair}});
+      rows = models::pool(encoder.hidden_states(tokens), tokens.padding,
+                          encoder.sentence_options().pooling);
+      if (encoder.sentence_options().normalize) rows = models::normalize_rows(rows);
+      rows = rows.contiguous();
+    } else {
+      rows = encoder.embed(texts_of(jobs), static_cast<std::int64_t>(jobs.size()));
+    }
+    const std::int64_t dimensions = rows.size(1);
+    for (std::size_t i = 0; i < jobs.size(); ++i) {
+      const float* row = rows.data<float>() + static_cast<std::int64_t>(i) * dimensions;
+      jobs[i]->embedding.assign(row, row + dimensions);
+      if (jobs[i]->attention) {
+        jobs[i]->maps = inspect::pretrained_attention(encoder, jobs[i]->text, jobs[i]->pair.value_or(""));
+      }
+    }
+  }
+
+  const models::PretrainedEncoder& encoder;
+  std::string text;
+  std::optional<std::string> pair;
+  bool attention;
+  std::vector<float> embedding;
+  std::optional<inspect::PretrainedAttention> maps;
+};
+
 }  // namespace
 
 nlohmann::ordered_json translate(const HandlerContext& context, std::string_view body) {
@@ -182,22 +326,15 @@ nlohmann::ordered_json translate(const HandlerContext& context, std::string_view
   read_decoding_options(fields, context.limits, output_token_limit(*common.model, context.limits), settings);
   const std::string text = finish_checks(fields, common, context.limits);
 
-  const tasks::Translator& translator = *common.model->translator();
-  tasks::Translation best;
-  std::optional<inspect::TranslationAttention> maps;
-  run_exclusively(context, *common.model, [&] {
-    const std::vector<tasks::Translation> found = translator.translate({text}, settings).front();
-    if (!found.empty()) best = found.front();
-    // Forced decoding of the translation just made: the maps of the words it produced.
-    if (common.attention) maps = inspect::translation_attention(translator, text, best.text);
-  });
+  TranslateJob job(*common.model->translator(), text, settings, common.attention);
+  run_in_turn(context, *common.model, job);
   nlohmann::ordered_json response = {{"model", common.model->name()}, {"text", text},
-                                     {"translation", best.text}, {"score", best.score},
-                                     {"log_prob", best.log_prob}};
-  if (maps) {
-    response["attention"] = {{"source_tokens", maps->source_tokens},
-                             {"target_tokens", maps->target_tokens},
-                             {"maps", maps_json(maps->maps)}};
+                                     {"translation", job.best.text}, {"score", job.best.score},
+                                     {"log_prob", job.best.log_prob}};
+  if (job.maps) {
+    response["attention"] = {{"source_tokens", job.maps->source_tokens},
+                             {"target_tokens", job.maps->target_tokens},
+                             {"maps", maps_json(job.maps->maps)}};
   }
   return response;
 }
@@ -208,14 +345,9 @@ nlohmann::ordered_json classify(const HandlerContext& context, std::string_view 
   const std::string text = finish_checks(fields, common, context.limits);
 
   const tasks::Classifier& classifier = *common.model->classifier();
-  inspect::ClassificationAttention result;
-  run_exclusively(context, *common.model, [&] {
-    if (common.attention) {
-      result = inspect::classification_attention(classifier, text);
-    } else {
-      result.result = classifier.classify({text}).front();
-    }
-  });
+  ClassifyJob job(classifier, text, common.attention);
+  run_in_turn(context, *common.model, job);
+  const inspect::ClassificationAttention& result = job.result;
   nlohmann::ordered_json probabilities = nlohmann::ordered_json::array();
   for (std::size_t i = 0; i < result.result.probabilities.size(); ++i) {
     probabilities.push_back({{"label", classifier.label_names().at(i)},
@@ -239,21 +371,11 @@ nlohmann::ordered_json generate(const HandlerContext& context, std::string_view 
   read_decoding_options(fields, context.limits, output_token_limit(*common.model, context.limits), settings);
   const std::string text = finish_checks(fields, common, context.limits);
 
-  const tasks::TextGenerator& generator = *common.model->generator();
-  tasks::Generation generation;
-  std::optional<inspect::LanguageModelAttention> maps;
-  std::string attention_error;
-  run_exclusively(context, *common.model, [&] {
-    generation = generator.generate({text}, settings).front();
-    if (!common.attention) return;
-    // The prompt and the generated ids, read as the generator read them: what each token
-    // attended to. Should the maps fail, the generation still stands.
-    try {
-      maps = inspect::language_model_attention(generator, text, generation.tokens);
-    } catch (const Error& error) {
-      attention_error = error.what();
-    }
-  });
+  GenerateJob job(*common.model->generator(), text, settings, common.attention);
+  run_in_turn(context, *common.model, job);
+  const tasks::Generation& generation = job.generation;
+  const std::optional<inspect::LanguageModelAttention>& maps = job.maps;
+  const std::string& attention_error = job.attention_error;
   nlohmann::ordered_json response = {
       {"model", common.model->name()}, {"text", text},
       {"continuation", generation.continuation}, {"full_text", generation.text},
@@ -278,29 +400,13 @@ nlohmann::ordered_json embed(const HandlerContext& context, std::string_view bod
     check_input_length(*common.model, text + " " + second, context.limits);
   }
 
-  const models::PretrainedEncoder& encoder = *common.model->encoder();
-  Tensor embedding;
-  std::optional<inspect::PretrainedAttention> maps;
-  run_exclusively(context, *common.model, [&] {
-    // A pair is one input ([CLS] A [SEP] B [SEP]); its embedding pools over both texts.
-    if (pair) {
-      NoGradGuard no_grad;
-      const models::TokenBatch batch = encoder.tokenize_pairs({{text, *pair}});
-      embedding = models::pool(encoder.hidden_states(batch), batch.padding,
-                               encoder.sentence_options().pooling);
-      if (encoder.sentence_options().normalize) embedding = models::normalize_rows(embedding);
-      embedding = embedding.contiguous();
-    } else {
-      embedding = encoder.embed({text});
-    }
-    if (common.attention) maps = inspect::pretrained_attention(encoder, text, pair.value_or(""));
-  });
-  const float* values = embedding.data<float>();
-  std::vector<float> numbers(values, values + embedding.size(1));
+  EmbedJob job(*common.model->encoder(), text, pair, common.attention);
+  run_in_turn(context, *common.model, job);
+  const std::optional<inspect::PretrainedAttention>& maps = job.maps;
   nlohmann::ordered_json response = {{"model", common.model->name()}, {"text", text}};
   if (pair) response["pair"] = *pair;
-  response["dimensions"] = embedding.size(1);
-  response["embedding"] = float32_array_json(numbers);
+  response["dimensions"] = static_cast<std::int64_t>(job.embedding.size());
+  response["embedding"] = float32_array_json(job.embedding);
   if (maps) {
     response["attention"] = {{"tokens", maps->tokens}, {"type_ids", maps->type_ids},
                              {"maps", maps_json(maps->maps)}};

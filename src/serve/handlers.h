@@ -3,6 +3,8 @@
 // attn::Error (a 400: the library refused the input).
 #pragma once
 
+#include <map>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -18,7 +20,7 @@ namespace attn::serve {
 struct HandlerContext {
   const Models& models;
   const Limits& limits;
-  ConcurrencyLimit& runs;
+  const std::map<const ServedModel*, std::unique_ptr<BatchQueue>>& queues;  // one per model
 };
 
 nlohmann::ordered_json translate(const HandlerContext& context, std::string_view body);

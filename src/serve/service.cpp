@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "attn/core/error.h"
+#include "batch_queue.h"
 #include "handlers.h"
 #include "request_fields.h"
 
@@ -21,6 +22,10 @@ void check_limits(const Limits& limits) {
              limits.max_beam_size);
   ATTN_CHECK(limits.max_concurrent > 0, "serve limits: expected max_concurrent > 0, got ",
              limits.max_concurrent);
+  ATTN_CHECK(limits.max_batch > 0, "serve limits: expected max_batch > 0, got ", limits.max_batch);
+  ATTN_CHECK(limits.queue_size > 0, "serve limits: expected queue_size > 0, got ", limits.queue_size);
+  ATTN_CHECK(limits.queue_wait_ms > 0, "serve limits: expected queue_wait_ms > 0, got ",
+             limits.queue_wait_ms);
 }
 
 // ---- ConcurrencyLimit ------------------------------------------------------------------------
@@ -32,6 +37,13 @@ ConcurrencyLimit::Slot ConcurrencyLimit::try_acquire() {
   return Slot(this);
 }
 
+ConcurrencyLimit::Slot ConcurrencyLimit::acquire() {
+  std::unique_lock<std::mutex> lock(mutex_);
+  freed_.wait(lock, [this] { return in_use_ < capacity_; });
+  ++in_use_;
+  return Slot(this);
+}
+
 std::int64_t ConcurrencyLimit::in_use() const {
   std::lock_guard<std::mutex> guard(mutex_);
   return in_use_;
@@ -39,8 +51,11 @@ std::int64_t ConcurrencyLimit::in_use() const {
 
 ConcurrencyLimit::Slot::~Slot() {
   if (owner_ == nullptr) return;
-  std::lock_guard<std::mutex> guard(owner_->mutex_);
-  --owner_->in_use_;
+  {
+    std::lock_guard<std::mutex> guard(owner_->mutex_);
+    --owner_->in_use_;
+  }
+  owner_->freed_.notify_one();
 }
 
 // ---- Service ---------------------------------------------------------------------------------
@@ -110,6 +125,29 @@ Service::Service(Models models, Limits limits, std::function<void(const std::str
       runs_(limits.max_concurrent) {
   check_limits(limits_);
   if (!log_) log_ = [](const std::string& line) { std::cerr << line << std::endl; };
+  for (const ServedModel* model : models_.all()) {
+    queues_[model] = std::make_unique<BatchQueue>(*model, limits_, runs_);
+  }
+}
+
+Service::~Service() = default;
+
+std::int64_t Service::requests_waiting() const {
+  std::int64_t waiting = 0;
+  for (const auto& [model, queue] : queues_) waiting += queue->waiting();
+  return waiting;
+}
+
+std::int64_t Service::batches_run() const {
+  std::int64_t batches = 0;
+  for (const auto& [model, queue] : queues_) batches += queue->batches_run();
+  return batches;
+}
+
+std::int64_t Service::requests_run() const {
+  std::int64_t requests = 0;
+  for (const auto& [model, queue] : queues_) requests += queue->requests_run();
+  return requests;
 }
 
 void Service::add_file(std::string path, StaticFile file) {
@@ -159,7 +197,7 @@ Response Service::handle(std::string_view method, std::string_view path, std::st
 Response Service::route(std::string_view method, std::string_view path, std::string_view body) const {
   if (Handler handler = model_route(path)) {
     if (method != "POST") return method_not_allowed(method, "POST");
-    const HandlerContext context{models_, limits_, runs_};
+    const HandlerContext context{models_, limits_, queues_};
     return json_response(200, handler(context, body));
   }
   const bool is_health = path == kHealthPath, is_models = path == kModelsPath;
@@ -170,7 +208,10 @@ Response Service::route(std::string_view method, std::string_view path, std::str
   if (method != "GET" && method != "HEAD") return method_not_allowed(method, "GET, HEAD");
   if (is_health) {
     return json_response(200, {{"status", "ok"}, {"models", models_.all().size()},
-                               {"runs_in_progress", runs_.in_use()}});
+                               {"runs_in_progress", runs_.in_use()},
+                               {"requests_waiting", requests_waiting()},
+                               {"batches_run", batches_run()},
+                               {"requests_run", requests_run()}});
   }
   if (is_models) return json_response(200, models_json(models_, limits_));
   return file_response(file->second);

@@ -11,6 +11,8 @@
 #include <memory>
 #include <string>
 #include <thread>
+#include <utility>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -23,6 +25,51 @@ namespace {
 
 using nlohmann::json;
 
+// A Service over `models`, behind an HttpServer on a free loopback port, running in a thread
+// until destroyed.
+class RunningServer {
+ public:
+  RunningServer(serve::Models models, const serve::Limits& limits, int worker_threads = 6)
+      : service_(std::move(models), limits) {
+    add_web_page(service_);
+    HttpServerOptions options;
+    options.port = 0;
+    options.max_body_bytes = limits.max_body_bytes;
+    options.worker_threads = worker_threads;
+    options.log = [this](const std::string& line) {
+      std::lock_guard<std::mutex> guard(log_mutex_);
+      log_ += line + "\n";
+    };
+    server_ = std::make_unique<HttpServer>(service_, options);
+    port_ = server_->bind();
+    thread_ = std::thread([this] { server_->run(); });
+  }
+  ~RunningServer() {
+    server_->stop();
+    thread_.join();
+  }
+
+  serve::Service& service() { return service_; }
+  int port() const { return port_; }
+  std::unique_ptr<httplib::Client> client() const {
+    auto client = std::make_unique<httplib::Client>("127.0.0.1", port_);
+    client->set_read_timeout(30, 0);
+    return client;
+  }
+  std::string log() {
+    std::lock_guard<std::mutex> guard(log_mutex_);
+    return log_;
+  }
+
+ private:
+  serve::Service service_;
+  std::unique_ptr<HttpServer> server_;
+  std::thread thread_;
+  int port_ = 0;
+  std::mutex log_mutex_;
+  std::string log_;
+};
+
 class ServeHttp : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -30,36 +77,19 @@ class ServeHttp : public ::testing::Test {
     models.load({"colours", testing::write_classifier_run(directory_.path() / "colours")});
     serve::Limits limits;
     limits.max_body_bytes = 2000;
-    service_ = std::make_unique<serve::Service>(std::move(models), limits);
-    add_web_page(*service_);
-    HttpServerOptions options;
-    options.port = 0;
-    options.max_body_bytes = limits.max_body_bytes;
-    options.log = [this](const std::string& line) {
-      std::lock_guard<std::mutex> guard(log_mutex_);
-      log_ += line + "\n";
-    };
-    server_ = std::make_unique<HttpServer>(*service_, options);
-    port_ = server_->bind();
-    thread_ = std::thread([this] { server_->run(); });
-    client_ = std::make_unique<httplib::Client>("127.0.0.1", port_);
-    client_->set_read_timeout(30, 0);
-  }
-  void TearDown() override {
-    server_->stop();
-    thread_.join();
+    server_ = std::make_unique<RunningServer>(std::move(models), limits);
+    service_ = &server_->service();
+    port_ = server_->port();
+    client_ = server_->client();
   }
 
   static json body_of(const httplib::Result& result) { return json::parse(result->body); }
 
   testing::TemporaryDirectory directory_{"attn_serve_http"};
-  std::unique_ptr<serve::Service> service_;
-  std::unique_ptr<HttpServer> server_;
+  std::unique_ptr<RunningServer> server_;
+  serve::Service* service_ = nullptr;
   std::unique_ptr<httplib::Client> client_;
-  std::thread thread_;
   int port_ = 0;
-  std::mutex log_mutex_;
-  std::string log_;
 };
 
 TEST_F(ServeHttp, ServesThePageAndTheApi) {
@@ -124,8 +154,59 @@ TEST_F(ServeHttp, AnswersTransportErrorsInJson) {
   const httplib::Result health = client_->Get("/api/health");
   ASSERT_TRUE(health);
   EXPECT_EQ(health->status, 200);
-  std::lock_guard<std::mutex> guard(log_mutex_);
-  EXPECT_NE(log_.find("POST /api/classify 415"), std::string::npos) << log_;
+  EXPECT_NE(server_->log().find("POST /api/classify 415"), std::string::npos) << server_->log();
+}
+
+// A load test: 16 clients at once, each posting 12 requests over its own connection, against
+// the translation and classification models. Nothing is lost, refused or failed, and every
+// answer is the one the request gets alone, however it was batched (scores to float32
+// rounding: answer_difference).
+TEST(ServeHttpLoad, ConcurrentClientsGetWhatEachRequestGetsAlone) {
+  testing::TemporaryDirectory directory("attn_serve_load");
+  serve::Models models;
+  models.load({"numbers", testing::write_translation_run(directory.path() / "numbers")});
+  models.load({"colours", testing::write_classifier_run(directory.path() / "colours")});
+  RunningServer server(std::move(models), serve::Limits{}, 40);
+  const std::vector<std::pair<std::string, std::string>> requests = {
+      {"/api/translate", R"({"text": "el perro come pan.", "method": "greedy", "max_length": 12})"},
+      {"/api/translate", R"({"text": "la gata bebe agua", "method": "greedy", "max_length": 12})"},
+      {"/api/translate", R"({"text": "el pan", "max_length": 12, "beam_size": 2})"},
+      {"/api/translate", R"({"text": "la gata", "max_length": 12, "attention": true, "method": "greedy"})"},
+      {"/api/classify", R"({"text": "the red cat"})"},
+      {"/api/classify", R"({"text": "blue water", "attention": true})"}};
+  std::vector<std::string> alone;
+  for (const auto& [path, body] : requests) alone.push_back(server.service().handle("POST", path, body).body);
+
+  constexpr int kClients = 16, kRequestsEach = 12;
+  std::vector<std::vector<std::string>> failures(kClients);
+  std::vector<std::thread> clients;
+  for (int c = 0; c < kClients; ++c) {
+    clients.emplace_back([&, c] {
+      const auto client = server.client();
+      for (int r = 0; r < kRequestsEach; ++r) {
+        const std::size_t which = static_cast<std::size_t>(c + r) % requests.size();
+        const httplib::Result result = client->Post(requests[which].first, requests[which].second, "application/json");
+        if (!result) {
+          failures[c].push_back("no answer: " + httplib::to_string(result.error()));
+        } else if (result->status != 200) {
+          failures[c].push_back(std::to_string(result->status) + " for request " + std::to_string(which) +
+                                ": " + result->body.substr(0, 200));
+        } else if (const std::string difference = testing::answer_difference(
+                       json::parse(result->body), json::parse(alone[which]));
+                   !difference.empty()) {
+          failures[c].push_back("request " + std::to_string(which) + " differs from its answer alone at " +
+                                difference);
+        }
+      }
+    });
+  }
+  for (std::thread& client : clients) client.join();
+  for (int c = 0; c < kClients; ++c) EXPECT_TRUE(failures[c].empty()) << "client " << c << ": " << failures[c].front();
+  const serve::Service& service = server.service();
+  EXPECT_EQ(service.requests_run(), static_cast<std::int64_t>(requests.size()) + kClients * kRequestsEach);
+  EXPECT_LT(service.batches_run(), service.requests_run()) << "some requests shared a batch";
+  EXPECT_EQ(service.requests_waiting(), 0);
+  EXPECT_EQ(service.runs_in_progress(), 0);
 }
 
 TEST(ServeHttpServer, RefusesABusyPortAndStopsWhenAskedBeforeItRuns) {

@@ -3,6 +3,8 @@
 // milliseconds and runs a request in a few.
 #pragma once
 
+#include <algorithm>
+#include <cmath>
 #include <filesystem>
 #include <string>
 #include <vector>
@@ -83,6 +85,39 @@ inline std::filesystem::path write_language_model_run(const std::filesystem::pat
                                  {"context_length", options.max_length}};
   write_run(run, model, config, vocabulary, {"text"});
   return run;
+}
+
+// Where two API answers differ, or "" when they are the same answer: every string, integer,
+// flag and key equal, every other number within `relative` of the other. A request decoded in
+// a batch has the text and maps it has alone, but its scores add float32 sums whose rounding
+// depends on the batch's shapes (docs/SERVE.md).
+inline std::string answer_difference(const nlohmann::json& got, const nlohmann::json& expected,
+                                     double relative = 1e-6, const std::string& where = "") {
+  if (got.is_number_float() || expected.is_number_float()) {
+    if (!got.is_number() || !expected.is_number()) return where + ": a number and something else";
+    const double a = got.get<double>(), b = expected.get<double>();
+    const double scale = std::max({std::abs(a), std::abs(b), 1.0});
+    return std::abs(a - b) <= relative * scale ? "" : where + ": " + got.dump() + " vs " + expected.dump();
+  }
+  if (got.type() != expected.type() || got.size() != expected.size()) {
+    return where + ": " + got.dump().substr(0, 80) + " vs " + expected.dump().substr(0, 80);
+  }
+  if (got.is_object()) {
+    for (auto item = expected.begin(); item != expected.end(); ++item) {
+      if (!got.contains(item.key())) return where + "." + item.key() + " is missing";
+      const std::string difference = answer_difference(got[item.key()], item.value(), relative, where + "." + item.key());
+      if (!difference.empty()) return difference;
+    }
+    return "";
+  }
+  if (got.is_array()) {
+    for (std::size_t i = 0; i < got.size(); ++i) {
+      const std::string difference = answer_difference(got[i], expected[i], relative, where + "[" + std::to_string(i) + "]");
+      if (!difference.empty()) return difference;
+    }
+    return "";
+  }
+  return got == expected ? "" : where + ": " + got.dump() + " vs " + expected.dump();
 }
 
 }  // namespace attn::testing

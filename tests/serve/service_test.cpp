@@ -353,32 +353,91 @@ TEST_F(ServeApi, GenerationIsRepeatableForASeedAndItsAttentionIsTheLibrarysExact
 
 // ---- concurrency and failures -------------------------------------------------------------------
 
-TEST_F(ServeApi, AnswersBusyWhenEveryRunSlotIsTaken) {
+// Waits (up to ten seconds) until `condition` holds.
+template <typename Condition>
+bool eventually(Condition condition) {
+  for (int i = 0; i < 10000 && !condition(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  return condition();
+}
+
+TEST_F(ServeApi, AnswersBusyWhenTheQueueIsFullAndGatewayTimeoutAfterALongWait) {
   Limits limits;
-  limits.max_concurrent = 1;
+  limits.queue_size = 1;
+  limits.queue_wait_ms = 300;
   make_service(limits);
   const ServedModel& colours = *service_->models().find("colours");
-  Response first;
-  std::thread waiting;
+  Response running, queued;
+  std::thread first, second;
   {
-    // Holding the model's lock keeps the first request inside its run, on its one slot.
+    // Holding the model's lock keeps the first request inside its run.
     const auto lock = colours.lock();
-    waiting = std::thread([&] { first = post("/api/classify", {{"text", "red"}}); });
-    while (service_->runs_in_progress() == 0) std::this_thread::sleep_for(std::chrono::milliseconds(1));
-    const Response busy = post("/api/generate", {{"text", "the"}});
+    first = std::thread([&] { running = post("/api/classify", {{"text", "red"}}); });
+    ASSERT_TRUE(eventually([&] { return service_->runs_in_progress() == 1; }));
+    second = std::thread([&] { queued = post("/api/classify", {{"text", "blue"}}); });
+    ASSERT_TRUE(eventually([&] { return service_->requests_waiting() == 1; }));
+    const Response busy = post("/api/classify", {{"text", "green"}});
     EXPECT_EQ(busy.status, 503) << describe(busy);
     ASSERT_EQ(busy.headers.size(), 1u);
     EXPECT_EQ(busy.headers[0].first, "Retry-After");
-    // Requests that fail their checks never need a slot.
-    EXPECT_EQ(post("/api/generate", {{"text", ""}}).status, 400);
+    // Requests that fail their checks never queue; other models have queues of their own.
+    EXPECT_EQ(post("/api/classify", {{"text", ""}}).status, 400);
+    EXPECT_EQ(post("/api/generate", {{"text", "the"}}).status, 200);
     EXPECT_EQ(service_->handle("GET", "/api/health", "").status, 200);
+    second.join();  // its wait ends while the first still runs
   }
-  waiting.join();
-  EXPECT_EQ(first.status, 200) << describe(first);
+  first.join();
+  EXPECT_EQ(running.status, 200) << describe(running);
+  EXPECT_EQ(queued.status, 504) << describe(queued);
+  EXPECT_NE(queued.body.find("waited 300 ms"), std::string::npos) << queued.body;
   EXPECT_EQ(service_->runs_in_progress(), 0);
-  EXPECT_EQ(post("/api/generate", {{"text", "the"}}).status, 200);
+  EXPECT_EQ(service_->requests_waiting(), 0);
+  EXPECT_EQ(post("/api/classify", {{"text", "green"}}).status, 200);
 }
 
+// Requests that arrive while the model runs wait, and the next run takes them together:
+// those with the same decoding settings in one batch, the others in a batch of their own.
+// Each gets the answer it gets alone (scores to float32 rounding: answer_difference).
+TEST_F(ServeApi, WaitingRequestsRunInBatchesAndGetWhatTheyGetAlone) {
+  const std::vector<json> requests = {
+      {{"text", "el perro come pan."}, {"method", "greedy"}, {"max_length", 12}},
+      {{"text", "la gata"}, {"method", "greedy"}, {"max_length", 12}, {"attention", true}},
+      {{"text", "y la gata bebe agua."}, {"method", "greedy"}, {"max_length", 12}},
+      {{"text", "el pan"}, {"method", "greedy"}, {"max_length", 12}},
+      {{"text", "la gata bebe"}, {"beam_size", 3}, {"max_length", 12}},
+      {{"text", "agua"}, {"beam_size", 3}, {"max_length", 12}}};
+  std::vector<std::string> alone;
+  for (const json& request : requests) alone.push_back(post("/api/translate", request).body);
+  const std::int64_t batches_before = service_->batches_run();
+  ASSERT_EQ(batches_before, static_cast<std::int64_t>(requests.size()));
+
+  std::vector<Response> together(requests.size());
+  std::vector<std::thread> threads;
+  Response blocker;
+  std::thread blocking;
+  {
+    const auto lock = service_->models().find("numbers")->lock();
+    blocking = std::thread([&] { blocker = post("/api/translate", requests[0]); });
+    ASSERT_TRUE(eventually([&] { return service_->runs_in_progress() == 1; }));
+    for (std::size_t i = 0; i < requests.size(); ++i) {
+      threads.emplace_back([&, i] { together[i] = post("/api/translate", requests[i]); });
+    }
+    ASSERT_TRUE(eventually([&] { return service_->requests_waiting() == static_cast<std::int64_t>(requests.size()); }));
+  }
+  blocking.join();
+  for (std::thread& thread : threads) thread.join();
+  EXPECT_EQ(testing::answer_difference(body_of(blocker), json::parse(alone[0])), "");
+  for (std::size_t i = 0; i < requests.size(); ++i) {
+    ASSERT_EQ(together[i].status, 200) << describe(together[i]);
+    EXPECT_EQ(testing::answer_difference(body_of(together[i]), json::parse(alone[i])), "") << "request " << i;
+  }
+  // The blocker's batch, then one batch per decoding setting (greedy, beam 3).
+  EXPECT_EQ(service_->batches_run() - batches_before, 3);
+  const json health = body_of(service_->handle("GET", "/api/health", ""));
+  EXPECT_EQ(health["requests_run"], 2 * requests.size() + 1);
+}
+
+// Requests from several threads at once (batched as they happen to meet) get what one thread
+// gets, scores to float32 rounding.
 TEST_F(ServeApi, RequestsFromManyThreadsGetWhatOneThreadGets) {
   Limits limits;
   limits.max_concurrent = 8;
@@ -394,7 +453,10 @@ TEST_F(ServeApi, RequestsFromManyThreadsGetWhatOneThreadGets) {
   }
   for (std::thread& thread : threads) thread.join();
   const std::string classified = post("/api/classify", request).body;
-  for (std::size_t i = 0; i < bodies.size(); ++i) EXPECT_EQ(bodies[i], i % 2 == 0 ? expected : classified);
+  for (std::size_t i = 0; i < bodies.size(); ++i) {
+    EXPECT_EQ(testing::answer_difference(json::parse(bodies[i]), json::parse(i % 2 == 0 ? expected : classified)), "")
+        << "request " << i;
+  }
 }
 
 // A classifier whose forward pass fails in a way the library never does on purpose.
@@ -434,6 +496,11 @@ TEST(ServeLimits, RefusesLimitsThatAreNotPositive) {
   Limits limits;
   limits.max_concurrent = 0;
   EXPECT_THROW(check_limits(limits), Error);
+  for (std::int64_t Limits::*field : {&Limits::max_batch, &Limits::queue_size, &Limits::queue_wait_ms}) {
+    Limits other;
+    other.*field = 0;
+    EXPECT_THROW(check_limits(other), Error);
+  }
   EXPECT_THROW(Service(Models{}, limits), Error);
   ConcurrencyLimit slots(2);
   {
