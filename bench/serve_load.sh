@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # `attn serve` under load: wrk posts one verse to /api/translate (attention on, the page's
-# request) from 1, 4, 16 and 64 clients, against the server with batching (the defaults) and
-# without it (--max-batch 1: the same queue, one request per run), measured in one run:
+# request) from 1, 4, 16 and 64 clients, against three servers, measured in one run:
+#   batched    the defaults: a queue of 64, waiting requests decoded together (up to 32)
+#   queued     --max-batch 1: the same queue, one request per run
+#   no-queue   --max-batch 1 --queue-size 1: one request runs and one waits, the rest get
+#              503 at once, which is how attn serve behaved before it had a queue
 #
 #   bench/serve_load.sh [--model RUN] [--seconds S] [--clients "1 4 16 64"] [--out DIR]
 #
@@ -23,7 +26,7 @@ while [[ $# -gt 0 ]]; do
     --seconds) seconds="$2"; shift 2 ;;
     --clients) clients="$2"; shift 2 ;;
     --out) out="$2"; shift 2 ;;
-    -h | --help) sed -n '2,11p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h | --help) sed -n '2,14p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "serve_load.sh: unknown argument '$1' (try --help)" >&2; exit 2 ;;
   esac
 done
@@ -65,9 +68,10 @@ start_server() {
 
 results="$out/results.tsv"
 : >"$results"
-for layout in batched unbatched; do
+for layout in batched queued no-queue; do
   arguments=()
-  [[ "$layout" == unbatched ]] && arguments=(--max-batch 1)
+  [[ "$layout" == queued ]] && arguments=(--max-batch 1)
+  [[ "$layout" == no-queue ]] && arguments=(--max-batch 1 --queue-size 1)
   start_server "${arguments[@]}"
   for count in $clients; do
     threads=$((count < 2 ? count : 2))
