@@ -227,14 +227,21 @@ int HttpServer::bind() {
   const HttpServerOptions& options = impl_->options;
   ATTN_CHECK(options.port >= 0 && options.port <= 65535, "serve: expected a port from 0 to 65535, got ",
              options.port);
-  if (options.port == 0) {
-    const int port = impl_->server.bind_to_any_port(options.host);
+  int port = options.port;
+  if (port == 0) {
+    port = impl_->server.bind_to_any_port(options.host);
     ATTN_CHECK(port > 0, "serve: cannot listen on ", options.host, " (is it an address of this machine?)");
-    return port;
+  } else {
+    ATTN_CHECK(impl_->server.bind_to_port(options.host, port), "serve: cannot listen on ",
+               options.host, ":", port, " (in use, or not an address of this machine?)");
   }
-  ATTN_CHECK(impl_->server.bind_to_port(options.host, options.port), "serve: cannot listen on ",
-             options.host, ":", options.port, " (in use, or not an address of this machine?)");
-  return options.port;
+  // httplib listens with a backlog of 5 connections. A burst of clients that each open a
+  // connection per request (most clients without keep-alive) overflows it, and Linux then
+  // drops handshakes, some of which end in a reset after the client sent its request: lost
+  // requests (the load test in tests/serve saw them). Listening again on a listening socket
+  // sets its backlog; the kernel caps it at net.core.somaxconn.
+  ::listen(impl_->listening_socket, SOMAXCONN);
+  return port;
 }
 
 void HttpServer::run() {

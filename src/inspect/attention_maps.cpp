@@ -35,11 +35,22 @@ std::vector<std::string> pieces(const text::Tokenizer& tokenizer,
 
 // The weights module `attention` computed under `capture` (its one call; a forward pass
 // runs each attention sublayer once).
-Tensor captured_weights(const nn::AttentionCapture& capture, const void* attention,
-                        const std::string& name) {
+Tensor captured_batch_weights(const nn::AttentionCapture& capture, const void* attention,
+                              const std::string& name) {
   std::vector<const nn::CapturedAttention*> entries = capture.entries_of(attention);
   ATTN_ASSERT(entries.size() == 1, "inspect: ", name, " ran ", entries.size(), " times");
-  return one_sentence(entries.front()->weights());
+  return entries.front()->weights();
+}
+
+Tensor captured_weights(const nn::AttentionCapture& capture, const void* attention,
+                        const std::string& name) {
+  return one_sentence(captured_batch_weights(capture, attention, name));
+}
+
+// Row `row` of batch weights [B, H, Nq', Nk'] without its padding: float32 [H, queries, keys].
+Tensor sentence_of_batch(const Tensor& weights, std::int64_t row, std::int64_t queries, std::int64_t keys) {
+  const Tensor sentence = ops::select(weights, 0, row);
+  return ops::slice(ops::slice(sentence, 1, 0, queries), 2, 0, keys).to(DType::Float32).contiguous();
 }
 
 void add_map(std::vector<AttentionMap>& maps, std::string name, AttentionKind kind,
@@ -69,38 +80,67 @@ void check_length(const tasks::TranslationModel& model, std::size_t length, cons
              " tokens long with </s>; the model takes at most ", model.max_length());
 }
 
-TranslationAttention transformer_maps(const models::Transformer& transformer,
-                                      const data::PaddedBatch& source, const Tensor& target_in,
-                                      TranslationAttention result,
-                                      const std::vector<std::string>& decoder_inputs) {
+// One forced-decoding pass over the pairs of a batch; results[i] holds pair i's tokens and
+// receives its maps.
+void transformer_maps(const models::Transformer& transformer, const data::PaddedBatch& source,
+                      const Tensor& target_in, std::vector<TranslationAttention>& results,
+                      const std::vector<std::vector<std::string>>& decoder_inputs) {
   nn::AttentionCapture capture;
   transformer.forward(source.tokens, target_in, source.padding_mask);
-  add_encoder_maps(result.maps, capture, transformer.encoder(), "encoder",
-                   AttentionKind::EncoderSelf, result.source_tokens);
+  struct Captured {
+    std::string name;
+    AttentionKind kind;
+    std::int64_t layer;
+    Tensor weights;  // [B, H, Nq', Nk']
+  };
+  std::vector<Captured> captured;
+  const models::TransformerEncoder& encoder = transformer.encoder();
+  for (std::size_t i = 0; i < encoder.num_layers(); ++i) {
+    const std::string name = "encoder.layers." + std::to_string(i) + ".self_attention";
+    captured.push_back({name, AttentionKind::EncoderSelf, static_cast<std::int64_t>(i),
+                        captured_batch_weights(capture, &encoder.layer(i).self_attention(), name)});
+  }
   const models::TransformerDecoder& decoder = transformer.decoder();
   for (std::size_t i = 0; i < decoder.num_layers(); ++i) {
-    const auto layer = static_cast<std::int64_t>(i);
     const std::string prefix = "decoder.layers." + std::to_string(i);
-    add_map(result.maps, prefix + ".self_attention", AttentionKind::DecoderSelf, layer,
-            captured_weights(capture, &decoder.layer(i).self_attention(), prefix),
-            result.target_tokens, decoder_inputs);
-    add_map(result.maps, prefix + ".cross_attention", AttentionKind::Cross, layer,
-            captured_weights(capture, &decoder.layer(i).cross_attention(), prefix),
-            result.target_tokens, result.source_tokens);
+    captured.push_back({prefix + ".self_attention", AttentionKind::DecoderSelf, static_cast<std::int64_t>(i),
+                        captured_batch_weights(capture, &decoder.layer(i).self_attention(), prefix)});
+    captured.push_back({prefix + ".cross_attention", AttentionKind::Cross, static_cast<std::int64_t>(i),
+                        captured_batch_weights(capture, &decoder.layer(i).cross_attention(), prefix)});
   }
-  return result;
+  for (std::size_t row = 0; row < results.size(); ++row) {
+    TranslationAttention& result = results[row];
+    const auto source_length = static_cast<std::int64_t>(result.source_tokens.size());
+    const auto target_length = static_cast<std::int64_t>(result.target_tokens.size());
+    for (const Captured& map : captured) {
+      const bool encoder_map = map.kind == AttentionKind::EncoderSelf;
+      const std::int64_t queries = encoder_map ? source_length : target_length;
+      const std::int64_t keys = map.kind == AttentionKind::DecoderSelf ? target_length : source_length;
+      add_map(result.maps, map.name, map.kind, map.layer,
+              sentence_of_batch(map.weights, static_cast<std::int64_t>(row), queries, keys),
+              encoder_map ? result.source_tokens : result.target_tokens,
+              map.kind == AttentionKind::EncoderSelf  ? result.source_tokens
+              : map.kind == AttentionKind::DecoderSelf ? decoder_inputs[row]
+                                                       : result.source_tokens);
+    }
+  }
 }
 
-TranslationAttention rnn_maps(const models::RnnSeq2Seq& rnn, const data::PaddedBatch& source,
-                              const Tensor& target_in, TranslationAttention result) {
-  // attention_weights [1, T, S] -> [1 head, T, S]
-  Tensor weights =
-      rnn.forward(source.tokens, source.lengths, target_in, /*need_weights=*/true)
-          .attention_weights.to(DType::Float32)
-          .contiguous();
-  add_map(result.maps, "attention", AttentionKind::Cross, 0, weights, result.target_tokens,
-          result.source_tokens);
-  return result;
+void rnn_maps(const models::RnnSeq2Seq& rnn, const data::PaddedBatch& source, const Tensor& target_in,
+              std::vector<TranslationAttention>& results) {
+  // attention_weights [B, T', S'] -> per pair [1 head, T, S]
+  const Tensor weights =
+      rnn.forward(source.tokens, source.lengths, target_in, /*need_weights=*/true).attention_weights;
+  for (std::size_t row = 0; row < results.size(); ++row) {
+    TranslationAttention& result = results[row];
+    const Tensor sentence = ops::unsqueeze(
+        ops::slice(ops::slice(ops::select(weights, 0, static_cast<std::int64_t>(row)), 0, 0,
+                              static_cast<std::int64_t>(result.target_tokens.size())),
+                   1, 0, static_cast<std::int64_t>(result.source_tokens.size())),
+        0);
+    add_map(result.maps, "attention", AttentionKind::Cross, 0, sentence.to(DType::Float32).contiguous(),
+            result.target_tokens, result.source_tokens);
+  }
 }
 
 }  // namespace
@@ -140,37 +180,68 @@ std::vector<const AttentionMap*> maps_of_kind(const std::vector<AttentionMap>& m
   return found;
 }
 
+std::vector<TranslationAttention> translation_attention(
+    const tasks::TranslationModel& model, const text::Tokenizer& source_tokenizer,
+    const text::Tokenizer& target_tokenizer, const std::vector<std::vector<std::int64_t>>& source_ids,
+    const std::vector<std::vector<std::int64_t>>& target_ids) {
+  ATTN_CHECK(!source_ids.empty() && source_ids.size() == target_ids.size(),
+             "attention maps: expected as many targets as sources (at least one), got ",
+             source_ids.size(), " sources and ", target_ids.size(), " targets");
+  std::vector<std::vector<std::int64_t>> sources, targets_in;
+  std::vector<std::vector<std::string>> decoder_inputs;
+  std::vector<TranslationAttention> results(source_ids.size());
+  for (std::size_t i = 0; i < source_ids.size(); ++i) {
+    std::vector<std::int64_t> source = source_ids[i];
+    source.push_back(kEndId);
+    std::vector<std::int64_t> target_in{kBeginId};
+    target_in.insert(target_in.end(), target_ids[i].begin(), target_ids[i].end());
+    std::vector<std::int64_t> target_out = target_ids[i];
+    target_out.push_back(kEndId);
+    check_length(model, source.size(), "source");
+    check_length(model, target_in.size(), "target");
+    results[i].source_tokens = pieces(source_tokenizer, source);
+    results[i].target_tokens = pieces(target_tokenizer, target_out);
+    decoder_inputs.push_back(pieces(target_tokenizer, target_in));
+    sources.push_back(std::move(source));
+    targets_in.push_back(std::move(target_in));
+  }
+  NoGradGuard no_grad;
+  // Padding at the end: a target position never sees a later one, and the source padding
+  // is masked, so each pair's rows are what they would be alone (up to float32 rounding).
+  const data::PaddedBatch source_batch = data::pad_sequences(sources);
+  const Tensor target_batch = data::pad_sequences(targets_in).tokens;
+  if (const auto* transformer = dynamic_cast<const models::Transformer*>(&model.module())) {
+    transformer_maps(*transformer, source_batch, target_batch, results, decoder_inputs);
+    return results;
+  }
+  if (const auto* rnn = dynamic_cast<const models::RnnSeq2Seq*>(&model.module())) {
+    rnn_maps(*rnn, source_batch, target_batch, results);
+    return results;
+  }
+  ATTN_CHECK(false, "attention maps: no attention to show for a '", model.arch(), "' model");
+  return results;
+}
+
 TranslationAttention translation_attention(const tasks::TranslationModel& model,
                                            const text::Tokenizer& source_tokenizer,
                                            const text::Tokenizer& target_tokenizer,
                                            const std::vector<std::int64_t>& source_ids,
                                            const std::vector<std::int64_t>& target_ids) {
-  std::vector<std::int64_t> source = source_ids;
-  source.push_back(kEndId);
-  std::vector<std::int64_t> target_in{kBeginId};
-  target_in.insert(target_in.end(), target_ids.begin(), target_ids.end());
-  std::vector<std::int64_t> target_out = target_ids;
-  target_out.push_back(kEndId);
-  check_length(model, source.size(), "source");
-  check_length(model, target_in.size(), "target");
+  const std::vector<std::vector<std::int64_t>> sources{source_ids}, targets{target_ids};
+  return std::move(translation_attention(model, source_tokenizer, target_tokenizer, sources, targets).front());
+}
 
-  TranslationAttention result;
-  result.source_tokens = pieces(source_tokenizer, source);
-  result.target_tokens = pieces(target_tokenizer, target_out);
-  NoGradGuard no_grad;
-  data::PaddedBatch source_batch = data::pad_sequences({source});
-  // target_in [1, T]
-  Tensor target_tensor = Tensor::from_vector<std::int64_t>(
-      {1, static_cast<std::int64_t>(target_in.size())}, target_in);
-  if (const auto* transformer = dynamic_cast<const models::Transformer*>(&model.module())) {
-    return transformer_maps(*transformer, source_batch, target_tensor, std::move(result),
-                            pieces(target_tokenizer, target_in));
+std::vector<TranslationAttention> translation_attention(const tasks::Translator& translator,
+                                                        const std::vector<std::string>& sources,
+                                                        const std::vector<std::string>& targets) {
+  std::vector<std::vector<std::int64_t>> source_ids, target_ids;
+  for (std::size_t i = 0; i < sources.size(); ++i) {
+    source_ids.push_back(translator.source_tokenizer().encode(sources[i]));
+    ATTN_CHECK(!source_ids.back().empty(), "attention maps: source sentence ", i + 1, " is empty");
+    target_ids.push_back(translator.target_tokenizer().encode(i < targets.size() ? targets[i] : ""));
   }
-  if (const auto* rnn = dynamic_cast<const models::RnnSeq2Seq*>(&model.module())) {
-    return rnn_maps(*rnn, source_batch, target_tensor, std::move(result));
-  }
-  ATTN_CHECK(false, "attention maps: no attention to show for a '", model.arch(), "' model");
-  return result;
+  return translation_attention(translator.model(), translator.source_tokenizer(),
+                               translator.target_tokenizer(), source_ids, target_ids);
 }
 
 TranslationAttention translation_attention(const tasks::Translator& translator,

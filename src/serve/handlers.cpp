@@ -203,10 +203,19 @@ struct TranslateJob final : BatchJob {
     for (std::size_t i = 0; i < jobs.size(); ++i) {
       if (!found[i].empty()) jobs[i]->best = found[i].front();
     }
-    // Forced decoding of each translation just made: the maps of the words it produced.
+    // Forced decoding of the translations just made, in one pass: the maps of the words
+    // each produced.
+    std::vector<TranslateJob*> with_maps;
+    std::vector<std::string> sources, targets;
     for (TranslateJob* job : jobs) {
-      if (job->attention) job->maps = inspect::translation_attention(translator, job->text, job->best.text);
+      if (!job->attention) continue;
+      with_maps.push_back(job);
+      sources.push_back(job->text);
+      targets.push_back(job->best.text);
     }
+    if (with_maps.empty()) return;
+    std::vector<inspect::TranslationAttention> maps = inspect::translation_attention(translator, sources, targets);
+    for (std::size_t i = 0; i < with_maps.size(); ++i) with_maps[i]->maps = std::move(maps[i]);
   }
 
   const tasks::Translator& translator;

@@ -233,6 +233,45 @@ TEST(AttentionMaps, RnnSeq2SeqGivesItsOneAttentionAsTheCrossMap) {
   EXPECT_TRUE(all_close(map.weights, expected, 0, 0));
 }
 
+// Pairs of several lengths in one padded pass give each pair the maps it gets alone: the
+// same names, tokens and shapes, weights to float32 rounding.
+TEST(AttentionMaps, ABatchOfPairsGivesEachPairItsMapsAlone) {
+  auto tokenizer = vocabulary();
+  const std::int64_t vocab_size = tokenizer->vocab_size();
+  nlohmann::json rnn_options = {{"source_vocab_size", vocab_size}, {"target_vocab_size", vocab_size},
+                                {"embedding_size", 8}, {"hidden_size", 8}, {"dropout", 0.0}};
+  std::vector<std::unique_ptr<tasks::TranslationModel>> models;
+  models.push_back(tiny_transformer(vocab_size));
+  models.push_back(tasks::TranslationModel::create("rnn", rnn_options));
+  models.back()->module().eval();
+  const std::vector<std::vector<std::int64_t>> sources = {
+      tokenizer->encode("el perro come pan"), tokenizer->encode("pan"), tokenizer->encode("el pan")};
+  const std::vector<std::vector<std::int64_t>> targets = {
+      tokenizer->encode("the dog"), tokenizer->encode("the dog eats bread"), {}};
+  for (const auto& model : models) {
+    const std::vector<TranslationAttention> batch =
+        translation_attention(*model, *tokenizer, *tokenizer, sources, targets);
+    ASSERT_EQ(batch.size(), sources.size());
+    for (std::size_t i = 0; i < sources.size(); ++i) {
+      const TranslationAttention alone =
+          translation_attention(*model, *tokenizer, *tokenizer, sources[i], targets[i]);
+      EXPECT_EQ(batch[i].source_tokens, alone.source_tokens);
+      EXPECT_EQ(batch[i].target_tokens, alone.target_tokens);
+      ASSERT_EQ(batch[i].maps.size(), alone.maps.size());
+      for (std::size_t m = 0; m < alone.maps.size(); ++m) {
+        const AttentionMap& got = batch[i].maps[m];
+        const AttentionMap& expected = alone.maps[m];
+        EXPECT_EQ(got.name, expected.name);
+        EXPECT_EQ(got.query_tokens, expected.query_tokens);
+        EXPECT_EQ(got.key_tokens, expected.key_tokens);
+        ASSERT_EQ(got.weights.shape(), expected.weights.shape()) << model->arch() << " pair " << i << " " << got.name;
+        EXPECT_TRUE(all_close(got.weights, expected.weights, 1e-6, 1e-6)) << model->arch() << " pair " << i << " " << got.name;
+      }
+    }
+  }
+  EXPECT_THROW(translation_attention(*models[0], *tokenizer, *tokenizer, sources, {targets[0]}), Error);
+}
+
 TEST(AttentionMaps, LanguageModelAndClassifierMaps) {
   auto tokenizer = vocabulary();
   const std::int64_t vocab_size = tokenizer->vocab_size();

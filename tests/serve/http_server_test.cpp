@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 #include <httplib.h>
 
+#include <iostream>
 #include <memory>
 #include <string>
 #include <thread>
@@ -163,6 +164,7 @@ TEST_F(ServeHttp, AnswersTransportErrorsInJson) {
 // rounding: answer_difference).
 TEST(ServeHttpLoad, ConcurrentClientsGetWhatEachRequestGetsAlone) {
   testing::TemporaryDirectory directory("attn_serve_load");
+
   serve::Models models;
   models.load({"numbers", testing::write_translation_run(directory.path() / "numbers")});
   models.load({"colours", testing::write_classifier_run(directory.path() / "colours")});
@@ -202,6 +204,7 @@ TEST(ServeHttpLoad, ConcurrentClientsGetWhatEachRequestGetsAlone) {
   }
   for (std::thread& client : clients) client.join();
   for (int c = 0; c < kClients; ++c) EXPECT_TRUE(failures[c].empty()) << "client " << c << ": " << failures[c].front();
+  if (HasFailure()) std::cerr << "the server's log:\n" << server.log();
   const serve::Service& service = server.service();
   EXPECT_EQ(service.requests_run(), static_cast<std::int64_t>(requests.size()) + kClients * kRequestsEach);
   EXPECT_LT(service.batches_run(), service.requests_run()) << "some requests shared a batch";

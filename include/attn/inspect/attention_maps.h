@@ -82,6 +82,17 @@ TranslationAttention translation_attention(const tasks::TranslationModel& model,
 TranslationAttention translation_attention(const tasks::Translator& translator,
                                            const std::string& source, const std::string& target);
 
+// The same for several pairs in one padded forward pass (a server's batch): results[i] is
+// what pair i gives alone, its weights up to float32 rounding (other shapes round sums
+// differently). `targets` has one entry per source.
+std::vector<TranslationAttention> translation_attention(
+    const tasks::TranslationModel& model, const text::Tokenizer& source_tokenizer,
+    const text::Tokenizer& target_tokenizer, const std::vector<std::vector<std::int64_t>>& source_ids,
+    const std::vector<std::vector<std::int64_t>>& target_ids);
+std::vector<TranslationAttention> translation_attention(const tasks::Translator& translator,
+                                                        const std::vector<std::string>& sources,
+                                                        const std::vector<std::string>& targets);
+
 struct ClassificationAttention {
   tasks::Classification result;    // label, probabilities and the tokens read
   std::vector<AttentionMap> maps;  // BiGRU: one pooling map [1, 1, T]; Transformer: encoder
