@@ -129,14 +129,16 @@ class AttnConverter(ctranslate2.converters.Converter):
         encoder.scale_embeddings = True
         encoder.position_encodings.encodings = positions
         norm(encoder.layer_norm, "encoder.final_norm.")
-        for index, layer in enumerate(encoder.layer):
-            prefix = f"encoder.layers.{index}."
+        def self_attention_and_feed_forward(layer, prefix):
             norm(layer.self_attention.layer_norm, prefix + "self_attention_norm.")
             linear(layer.self_attention.linear[0], prefix + "self_attention.in_proj_")
             linear(layer.self_attention.linear[1], prefix + "self_attention.out_proj.")
             norm(layer.ffn.layer_norm, prefix + "feed_forward_norm.")
             linear(layer.ffn.linear_0, prefix + "feed_forward.w1.")
             linear(layer.ffn.linear_1, prefix + "feed_forward.w2.")
+
+        for index, layer in enumerate(encoder.layer):
+            self_attention_and_feed_forward(layer, f"encoder.layers.{index}.")
 
         decoder = spec.decoder
         decoder.embeddings.weight = target_embedding
@@ -145,16 +147,11 @@ class AttnConverter(ctranslate2.converters.Converter):
         norm(decoder.layer_norm, "decoder.final_norm.")
         for index, layer in enumerate(decoder.layer):
             prefix = f"decoder.layers.{index}."
-            norm(layer.self_attention.layer_norm, prefix + "self_attention_norm.")
-            linear(layer.self_attention.linear[0], prefix + "self_attention.in_proj_")
-            linear(layer.self_attention.linear[1], prefix + "self_attention.out_proj.")
+            self_attention_and_feed_forward(layer, prefix)
             norm(layer.attention.layer_norm, prefix + "cross_attention_norm.")
             linear(layer.attention.linear[0], prefix + "cross_attention.in_proj_", slice(0, d_model))
             linear(layer.attention.linear[1], prefix + "cross_attention.in_proj_", slice(d_model, 3 * d_model))
             linear(layer.attention.linear[2], prefix + "cross_attention.out_proj.")
-            norm(layer.ffn.layer_norm, prefix + "feed_forward_norm.")
-            linear(layer.ffn.linear_0, prefix + "feed_forward.w1.")
-            linear(layer.ffn.linear_1, prefix + "feed_forward.w2.")
         if options.get("tie_output", False):
             decoder.projection.weight = target_embedding
         else:
