@@ -41,7 +41,11 @@ void BatchQueue::submit(BatchJob& job) {
       running_ = true;
       const std::vector<BatchJob*> batch = take_batch();
       lock.unlock();
-      run(batch);
+      try {
+        run(batch);
+      } catch (...) {  // no run slot or lock (out of memory): the batch fails, the queue goes on
+        for (BatchJob* member : batch) member->error_ = std::current_exception();
+      }
       lock.lock();
       for (BatchJob* member : batch) member->done_ = true;
       running_ = false;

@@ -55,7 +55,8 @@ struct ExchangeCounters {
 
 class DataParallel {
  public:
-  // Every parameter must be a contiguous float32 tensor; throws attn::Error otherwise.
+  // Every parameter must be a contiguous, non-empty float32 tensor; throws attn::Error
+  // otherwise.
   DataParallel(std::vector<Tensor> parameters, dist::Communicator& communicator);
 
   int rank() const { return communicator_.rank(); }
