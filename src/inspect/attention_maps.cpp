@@ -119,26 +119,22 @@ void transformer_maps(const models::Transformer& transformer, const data::Padded
       add_map(result.maps, map.name, map.kind, map.layer,
               sentence_of_batch(map.weights, static_cast<std::int64_t>(row), queries, keys),
               encoder_map ? result.source_tokens : result.target_tokens,
-              map.kind == AttentionKind::EncoderSelf  ? result.source_tokens
-              : map.kind == AttentionKind::DecoderSelf ? decoder_inputs[row]
-                                                       : result.source_tokens);
+              map.kind == AttentionKind::DecoderSelf ? decoder_inputs[row] : result.source_tokens);
     }
   }
 }
 
 void rnn_maps(const models::RnnSeq2Seq& rnn, const data::PaddedBatch& source, const Tensor& target_in,
               std::vector<TranslationAttention>& results) {
-  // attention_weights [B, T', S'] -> per pair [1 head, T, S]
-  const Tensor weights =
-      rnn.forward(source.tokens, source.lengths, target_in, /*need_weights=*/true).attention_weights;
+  // attention_weights [B, T', S'] -> [B, 1 head, T', S'] -> per pair [1 head, T, S]
+  const Tensor weights = ops::unsqueeze(
+      rnn.forward(source.tokens, source.lengths, target_in, /*need_weights=*/true).attention_weights, 1);
   for (std::size_t row = 0; row < results.size(); ++row) {
     TranslationAttention& result = results[row];
-    const Tensor sentence = ops::unsqueeze(
-        ops::slice(ops::slice(ops::select(weights, 0, static_cast<std::int64_t>(row)), 0, 0,
-                              static_cast<std::int64_t>(result.target_tokens.size())),
-                   1, 0, static_cast<std::int64_t>(result.source_tokens.size())),
-        0);
-    add_map(result.maps, "attention", AttentionKind::Cross, 0, sentence.to(DType::Float32).contiguous(),
+    add_map(result.maps, "attention", AttentionKind::Cross, 0,
+            sentence_of_batch(weights, static_cast<std::int64_t>(row),
+                              static_cast<std::int64_t>(result.target_tokens.size()),
+                              static_cast<std::int64_t>(result.source_tokens.size())),
             result.target_tokens, result.source_tokens);
   }
 }

@@ -43,24 +43,6 @@ std::string parameter_key(std::size_t index, const std::string& field) {
   return "param." + std::to_string(index) + "." + field;
 }
 
-// A shared parameter's part of an optimizer shard travels to rank 0 as
-// "piece.<parameter>.<first element>.<field>".
-std::string piece_key(std::size_t index, std::int64_t begin, const std::string& field) {
-  return "piece." + std::to_string(index) + "." + std::to_string(begin) + "." + field;
-}
-
-bool split_piece_key(const std::string& key, std::size_t& index, std::int64_t& begin,
-                     std::string& field) {
-  if (!key.starts_with("piece.")) return false;
-  const std::size_t first_dot = key.find('.', 6);
-  const std::size_t second_dot = first_dot == std::string::npos ? first_dot : key.find('.', first_dot + 1);
-  if (second_dot == std::string::npos) return false;
-  index = std::stoul(key.substr(6, first_dot - 6));
-  begin = std::stoll(key.substr(first_dot + 1, second_dot - first_dot - 1));
-  field = key.substr(second_dot + 1);
-  return true;
-}
-
 std::int64_t blocks_of(std::int64_t elements) {
   return (elements + optim::kSumOfSquaresBlock - 1) / optim::kSumOfSquaresBlock;
 }
@@ -452,43 +434,40 @@ std::uint64_t DataParallel::parameter_hash() const {
 
 std::map<std::string, Tensor> DataParallel::gather_optimizer_state(
     const std::map<std::string, Tensor>& shard_state) const {
-  // Each shard is renamed to whole-model indices and sent as one safetensors blob.
-  io::TensorMap renamed;
-  for (const auto& [key, tensor] : shard_state) {
-    std::size_t index = 0;
-    std::string field;
-    if (!split_parameter_key(key, index, field)) {
-      renamed[key] = tensor;
-      continue;
-    }
-    const Piece& piece = owned_pieces_.at(index);
-    renamed[is_whole(piece) ? parameter_key(piece.parameter, field)
-                            : piece_key(piece.parameter, piece.begin, field)] = tensor;
-  }
+  // Each rank sends its shard's state as it is, one safetensors blob; rank 0 knows every
+  // rank's pieces, so "param.<k>" of rank q is piece k of rank q.
   const std::vector<std::string> blobs =
-      dist::gather_strings(communicator_, io::serialize_safetensors(renamed), 0);
+      dist::gather_strings(communicator_, io::serialize_safetensors(shard_state), 0);
   std::map<std::string, Tensor> whole;
-  for (const std::string& blob : blobs) {
+  for (std::size_t rank = 0; rank < blobs.size(); ++rank) {
+    const std::vector<Piece> pieces = pieces_of_rank(rank);
     io::SafetensorsData data = io::parse_safetensors(
-        reinterpret_cast<const std::uint8_t*>(blob.data()), blob.size(), "optimizer shard");
+        reinterpret_cast<const std::uint8_t*>(blobs[rank].data()), blobs[rank].size(), "optimizer shard");
     for (auto& [key, tensor] : data.tensors) {
       std::size_t index = 0;
-      std::int64_t begin = 0;
       std::string field;
-      if (!split_piece_key(key, index, begin, field) || tensor.dim() == 0) {
-        // Rank 0's scalars win; a shared parameter's step count is the same in every piece.
-        whole.emplace(split_piece_key(key, index, begin, field) ? parameter_key(index, field) : key, tensor);
+      if (!split_parameter_key(key, index, field)) {
+        whole.emplace(key, tensor);  // rank 0's scalars win
+        continue;
+      }
+      ATTN_CHECK(index < pieces.size(), "data-parallel training: rank ", rank, " sent optimizer state ",
+                 key, " but holds ", pieces.size(), " pieces");
+      const Piece& piece = pieces[index];
+      const std::string name = parameter_key(piece.parameter, field);
+      if (is_whole(piece) || tensor.dim() == 0) {
+        // A cut parameter's step count is the same in every piece.
+        whole.emplace(name, tensor);
         continue;
       }
       // A piece of a moment buffer goes to its place in the parameter's whole buffer.
-      const Tensor& parameter = parameters_.at(index);
-      auto [place, created] = whole.try_emplace(parameter_key(index, field));
+      const Tensor& parameter = parameters_[piece.parameter];
+      auto [place, created] = whole.try_emplace(name);
       if (created) place->second = Tensor::zeros(parameter.shape(), DType::Float32);
-      ATTN_CHECK(tensor.dtype() == DType::Float32 && begin >= 0 &&
-                     begin + tensor.numel() <= parameter.numel(),
-                 "data-parallel training: optimizer shard entry ", key, " (", tensor.describe(),
-                 ") does not fit parameter ", index, " (", parameter.describe(), ")");
-      std::memcpy(place->second.data<float>() + begin, tensor.data<float>(),
+      ATTN_CHECK(tensor.dtype() == DType::Float32 && tensor.numel() == piece.end - piece.begin,
+                 "data-parallel training: optimizer shard entry ", key, " of rank ", rank, " (",
+                 tensor.describe(), ") does not fit elements ", piece.begin, " to ", piece.end,
+                 " of parameter ", piece.parameter, " (", parameter.describe(), ")");
+      std::memcpy(place->second.data<float>() + piece.begin, tensor.data<float>(),
                   static_cast<std::size_t>(bytes_of(tensor.numel())));
     }
   }
